@@ -1,0 +1,25 @@
+//! plugsniff: decrypt your own WPA/WPA2 network from monitor-mode captures and
+//! watch what your smart plugs say.
+//!
+//! # The pipeline in ten lines
+//! 1. [`capture`] reads frames from libpcap (files, pipes, live interfaces) and
+//!    strips the link header (radiotap, Prism, PPI, plain 802.11), detecting an FCS.
+//! 2. [`wire`] gives zero-copy, panic-free views over the bytes: 802.11 MAC header,
+//!    LLC/SNAP, EAPOL-Key, CCMP/TKIP headers, RSN elements.
+//! 3. [`wpa`] tracks four-way and group-key handshakes per (BSSID, STA), derives
+//!    PMK/PTK, checks MICs, unwraps GTKs and keeps every confirmed key in a keystore.
+//! 4. [`ccmp`] and [`tkip`] decrypt a frame given a key: pure functions of key + bytes.
+//! 5. [`engine`] ties 2–4 together frame by frame: key lookup, replay windows,
+//!    per-station counters and one [`engine::DropReason`] for every frame not passed on.
+//! 6. [`output`] writes what comes out (decrypted pcap, key export, summaries).
+//! 7. [`cli`] is the command line; `main.rs` only calls [`cli::run`].
+#![deny(unsafe_code)]
+
+pub mod capture;
+pub mod ccmp;
+pub mod cli;
+pub mod engine;
+pub mod output;
+pub mod tkip;
+pub mod wire;
+pub mod wpa;
