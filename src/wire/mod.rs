@@ -11,7 +11,6 @@
 //! fields per header; `ieee80211` 0.5 misreads A-MSDU lengths and CCMP key IDs.
 //! The data path therefore uses the views below only.
 
-pub mod ccmp_hdr;
 pub mod dot11;
 pub mod eapol;
 pub mod llc;
