@@ -1,1 +1,102 @@
-//! TODO
+//! Capture sources: the only code that touches libpcap.
+//!
+//! [`FileSource`] reads pcap and pcapng files, `-` (standard input) and FIFOs
+//! through the `pcap` crate (libpcap detects the format). [`link`] locates the
+//! 802.11 frame inside the link-layer header (radiotap, Prism, PPI, plain
+//! 802.11) and detects an FCS. A capture whose link type is not one of those is
+//! refused with an error naming it.
+
+pub mod link;
+
+use std::path::Path;
+
+use crate::engine::Ts;
+use link::LinkKind;
+
+/// Why a capture could not be opened or read.
+#[derive(Debug, thiserror::Error)]
+pub enum CaptureError {
+    #[error("cannot open {path}: {msg}")]
+    Open { path: String, msg: String },
+    #[error(
+        "{path}: link type {dlt} ({name}) is not 802.11; plugsniff reads radiotap (127), \
+         802.11 (105), Prism (119) and PPI (192) captures"
+    )]
+    UnsupportedLink { path: String, dlt: i32, name: String },
+    #[error("{path}: read error after {frames} frames: {msg}")]
+    Read { path: String, frames: u64, msg: String },
+}
+
+/// One frame as read: timestamp, length on the wire, bytes (link header included).
+pub struct RawFrame<'a> {
+    pub ts: Ts,
+    pub orig_len: u32,
+    pub data: &'a [u8],
+}
+
+/// A pcap/pcapng file, standard input (`-`) or a FIFO.
+pub struct FileSource {
+    cap: pcap::Capture<pcap::Offline>,
+    path: String,
+    pub kind: LinkKind,
+    pub dlt: i32,
+    frames: u64,
+}
+
+impl FileSource {
+    pub fn open(path: &str) -> Result<FileSource, CaptureError> {
+        // libpcap reads a FIFO or /dev/stdin like a file; no raw fd needed.
+        let real: &Path = if path == "-" {
+            Path::new("/dev/stdin")
+        } else {
+            Path::new(path)
+        };
+        let cap = pcap::Capture::from_file(real).map_err(|e| CaptureError::Open {
+            path: path.to_string(),
+            msg: e.to_string(),
+        })?;
+        let dl = cap.get_datalink();
+        let kind = LinkKind::from_dlt(dl.0).ok_or_else(|| CaptureError::UnsupportedLink {
+            path: path.to_string(),
+            dlt: dl.0,
+            name: dl
+                .get_name()
+                .map(|n| match dl.get_description() {
+                    Ok(d) => format!("{n}, {d}"),
+                    Err(_) => n,
+                })
+                .unwrap_or_else(|_| "unknown".into()),
+        })?;
+        Ok(FileSource {
+            cap,
+            path: path.to_string(),
+            kind,
+            dlt: dl.0,
+            frames: 0,
+        })
+    }
+
+    /// The next frame, `Ok(None)` at the end. A torn last record or a corrupt
+    /// block is an error carrying how many frames were read before it.
+    pub fn next_frame(&mut self) -> Result<Option<RawFrame<'_>>, CaptureError> {
+        match self.cap.next_packet() {
+            Ok(p) => {
+                self.frames += 1;
+                Ok(Some(RawFrame {
+                    ts: Ts {
+                        sec: p.header.ts.tv_sec as i64,
+                        usec: p.header.ts.tv_usec as u32,
+                    },
+                    orig_len: p.header.len,
+                    data: p.data,
+                }))
+            }
+            Err(pcap::Error::NoMorePackets) => Ok(None),
+            Err(e) => Err(CaptureError::Read {
+                path: self.path.clone(),
+                frames: self.frames,
+                msg: e.to_string(),
+            }),
+        }
+    }
+}

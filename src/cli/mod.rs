@@ -1,4 +1,98 @@
-//! Command line.
-pub fn run() -> std::process::ExitCode {
-    std::process::ExitCode::SUCCESS
+//! Command line: argument parsing, secrets, and the commands.
+//!
+//! Exit codes: 0 success; 1 runtime error (I/O, capture read); 2 usage or
+//! configuration error (clap also uses 2).
+
+pub mod config;
+pub mod decrypt;
+pub mod secrets;
+
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "plugsniff",
+    version,
+    about = "Decrypt your own WPA/WPA2 network from monitor-mode captures and watch what your smart plugs say"
+)]
+pub struct Cli {
+    /// More log output (-v info, -vv debug, -vvv trace); logs go to stderr.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub cmd: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Decrypt a capture file into a pcap Wireshark opens without keys.
+    Decrypt(decrypt::DecryptArgs),
+}
+
+/// Where keys come from: a config file, the environment, or a prompt.
+#[derive(Args, Clone, Default)]
+pub struct KeyArgs {
+    /// TOML file with [[network]] entries (ssid + passphrase / psk / pmk).
+    #[arg(short = 'c', long, value_name = "FILE")]
+    pub config: Option<String>,
+    /// SSID for the passphrase given by PLUGSNIFF_PASSPHRASE or the prompt.
+    #[arg(long)]
+    pub ssid: Option<String>,
+    /// Passphrase in plain text on the command line (visible in `ps` and shell
+    /// history: prefer --config or PLUGSNIFF_PASSPHRASE).
+    #[arg(long, value_name = "PASSPHRASE", hide_default_value = true)]
+    pub passphrase: Option<String>,
+    /// Never prompt for a passphrase, even on a terminal.
+    #[arg(long)]
+    pub no_prompt: bool,
+}
+
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    let level = match cli.verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("PLUGSNIFF_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+    let res = match cli.cmd {
+        Command::Decrypt(a) => decrypt::run(a),
+    };
+    match res {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("plugsniff: {e:#}");
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+/// A command failure with its exit code.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error("{0}")]
+    Usage(String),
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    #[error(transparent)]
+    Capture(#[from] crate::capture::CaptureError),
+    #[error("{what}: {err}")]
+    Io { what: String, err: std::io::Error },
+}
+
+impl CliError {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CliError::Usage(_) | CliError::Config(_) => 2,
+            CliError::Capture(_) | CliError::Io { .. } => 1,
+        }
+    }
 }

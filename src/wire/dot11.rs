@@ -51,6 +51,7 @@ pub mod mgmt {
 pub struct Dot11<'a> {
     buf: &'a [u8],
     hdr_len: usize,
+    mac_len: usize,
 }
 
 impl<'a> Dot11<'a> {
@@ -102,7 +103,11 @@ impl<'a> Dot11<'a> {
                 return Err(err(hdr_len));
             }
         }
-        Ok(Dot11 { buf, hdr_len })
+        Ok(Dot11 {
+            buf,
+            hdr_len,
+            mac_len: len,
+        })
     }
 
     /// The whole frame.
@@ -113,8 +118,13 @@ impl<'a> Dot11<'a> {
     pub fn header_len(&self) -> usize {
         self.hdr_len
     }
+    /// MAC header length without radiotap data padding (what AAD and outputs use).
+    pub fn mac_header_len(&self) -> usize {
+        self.mac_len
+    }
+    /// The MAC header, without padding.
     pub fn header(&self) -> &'a [u8] {
-        &self.buf[..self.hdr_len]
+        &self.buf[..self.mac_len]
     }
     /// Frame body (after the header, before any FCS the link layer stripped).
     pub fn body(&self) -> &'a [u8] {

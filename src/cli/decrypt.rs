@@ -1,0 +1,151 @@
+//! `plugsniff decrypt IN -o OUT.pcap`: decrypt a capture into a pcap that
+//! Wireshark opens without keys, and print what happened to every frame.
+
+use std::io;
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::{CliError, KeyArgs, secrets};
+use crate::capture::FileSource;
+use crate::engine::{Engine, Mpdu, Msdu, Sink};
+use crate::output::pcap_out::{LINKTYPE_ETHERNET, LINKTYPE_IEEE802_11, PcapWriter};
+use crate::output::{keys_out, summary::Summary};
+
+#[derive(Args)]
+pub struct DecryptArgs {
+    /// Capture to read: pcap or pcapng file, FIFO, or `-` for standard input.
+    pub input: String,
+    /// Decrypted pcap to write (Ethernet frames by default).
+    #[arg(short, long, value_name = "OUT.pcap")]
+    pub output: Option<PathBuf>,
+    /// Write 802.11 frames (DLT 105, Protected bit cleared) instead of Ethernet.
+    #[arg(long)]
+    pub keep_80211: bool,
+    /// Also write data frames that were not encrypted (EAPOL, open networks).
+    #[arg(long)]
+    pub include_plaintext: bool,
+    /// Write the derived keys in Wireshark's 80211_keys format (secret!).
+    #[arg(long, value_name = "FILE")]
+    pub export_keys: Option<PathBuf>,
+    /// Print the summary as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub keys: KeyArgs,
+}
+
+/// Writes what the engine produces to the output pcap.
+pub struct PcapSink {
+    pub writer: Option<PcapWriter>,
+    pub keep_80211: bool,
+    pub include_plaintext: bool,
+    pub error: Option<io::Error>,
+}
+
+impl PcapSink {
+    fn record(&mut self, r: io::Result<()>) {
+        if let Err(e) = r {
+            if self.error.is_none() {
+                self.error = Some(e);
+            }
+        }
+    }
+}
+
+impl Sink for PcapSink {
+    fn mpdu(&mut self, m: &Mpdu<'_>) {
+        if !self.keep_80211 || (!m.decrypted && !self.include_plaintext) || self.error.is_some() {
+            return;
+        }
+        if let Some(w) = self.writer.as_mut() {
+            let r = w.write(m.ts, m.frame);
+            self.record(r);
+        }
+    }
+    fn msdu(&mut self, m: &Msdu<'_>) {
+        if self.keep_80211 || (!m.decrypted && !self.include_plaintext) || self.error.is_some() {
+            return;
+        }
+        if let Some(w) = self.writer.as_mut() {
+            let r = w.write_msdu_as_ethernet(m);
+            self.record(r);
+        }
+    }
+}
+
+pub fn run(a: DecryptArgs) -> Result<(), CliError> {
+    let networks = secrets::gather(&a.keys)?;
+    if networks.is_empty() {
+        return Err(CliError::Usage(format!(
+            "no key given: use --config FILE, {} (with --ssid), or run on a terminal to be prompted",
+            secrets::ENV_PASSPHRASE
+        )));
+    }
+    let mut src = FileSource::open(&a.input)?;
+    let writer = match &a.output {
+        Some(p) => Some(
+            PcapWriter::create(p, if a.keep_80211 { LINKTYPE_IEEE802_11 } else { LINKTYPE_ETHERNET })
+                .map_err(|err| CliError::Io {
+                    what: format!("cannot create {}", p.display()),
+                    err,
+                })?,
+        ),
+        None => None,
+    };
+    let mut sink = PcapSink {
+        writer,
+        keep_80211: a.keep_80211,
+        include_plaintext: a.include_plaintext,
+        error: None,
+    };
+    let mut engine = Engine::new(networks);
+    let kind = src.kind;
+    let mut read_error = None;
+    loop {
+        match src.next_frame() {
+            Ok(Some(f)) => engine.process(f.ts, kind, f.data, f.orig_len, &mut sink),
+            Ok(None) => break,
+            Err(e) => {
+                // A torn last record: keep what was read, report it, exit non-zero.
+                read_error = Some(e);
+                break;
+            }
+        }
+        if sink.error.is_some() {
+            break;
+        }
+    }
+    if let Some(err) = sink.error.take() {
+        return Err(CliError::Io {
+            what: "writing the decrypted pcap".into(),
+            err,
+        });
+    }
+    let written = sink.writer.as_ref().map_or(0, |w| w.records);
+    if let Some(w) = sink.writer.take() {
+        w.finish().map_err(|err| CliError::Io {
+            what: "finishing the decrypted pcap".into(),
+            err,
+        })?;
+    }
+    if let Some(p) = &a.export_keys {
+        keys_out::write_wireshark_keys(p, &engine.keys).map_err(|err| CliError::Io {
+            what: format!("writing {}", p.display()),
+            err,
+        })?;
+    }
+    let s = Summary::from_engine(&engine);
+    if a.json {
+        println!("{}", s.to_json());
+    } else {
+        print!("{}", s.to_text());
+        if let Some(p) = &a.output {
+            println!("wrote {written} frames to {}", p.display());
+        }
+    }
+    match read_error {
+        Some(e) => Err(e.into()),
+        None => Ok(()),
+    }
+}

@@ -1,0 +1,64 @@
+//! Gathers network secrets from, in order: the config file, `--passphrase`
+//! (with a warning), `PLUGSNIFF_PASSPHRASE` / `PLUGSNIFF_PMK`, and an
+//! interactive prompt on a terminal. Secrets never reach logs or errors.
+
+use std::io::IsTerminal;
+
+use zeroize::Zeroizing;
+
+use super::config::{self, ConfigFile};
+use super::{CliError, KeyArgs};
+use crate::wpa::handshake::{NetworkSecret, Secret};
+use crate::wpa::keys::Passphrase;
+
+pub const ENV_PASSPHRASE: &str = "PLUGSNIFF_PASSPHRASE";
+pub const ENV_PMK: &str = "PLUGSNIFF_PMK";
+
+pub fn gather(a: &KeyArgs) -> Result<Vec<NetworkSecret>, CliError> {
+    let mut out = Vec::new();
+    if let Some(path) = &a.config {
+        let c = ConfigFile::load(path)?;
+        out.extend(c.networks(path)?);
+    }
+    let ssid = a.ssid.as_ref().map(|s| s.as_bytes().to_vec());
+    if let Some(p) = &a.passphrase {
+        tracing::warn!(
+            "--passphrase puts the secret in the process list and shell history; \
+             prefer --config FILE or {ENV_PASSPHRASE}"
+        );
+        eprintln!("plugsniff: warning: --passphrase is visible to other users; prefer --config or {ENV_PASSPHRASE}");
+        out.push(passphrase_secret(ssid.clone(), Zeroizing::new(p.clone()))?);
+    }
+    if let Ok(p) = std::env::var(ENV_PASSPHRASE) {
+        out.push(passphrase_secret(ssid.clone(), Zeroizing::new(p))?);
+    }
+    if let Ok(h) = std::env::var(ENV_PMK) {
+        let h = Zeroizing::new(h);
+        let pmk = config::parse_pmk_hex(&h)
+            .ok_or_else(|| CliError::Usage(format!("{ENV_PMK} must be 64 hex digits")))?;
+        out.push(NetworkSecret {
+            ssid: ssid.clone(),
+            secret: Secret::Pmk(pmk),
+        });
+    }
+    if out.is_empty() && !a.no_prompt && std::io::stdin().is_terminal() {
+        let prompt = match &a.ssid {
+            Some(s) => format!("Passphrase for {s:?}: "),
+            None => "Passphrase (SSID learned from beacons): ".to_string(),
+        };
+        let p = Zeroizing::new(
+            rpassword::prompt_password(prompt)
+                .map_err(|e| CliError::Usage(format!("cannot read passphrase: {e}")))?,
+        );
+        out.push(passphrase_secret(ssid, p)?);
+    }
+    Ok(out)
+}
+
+fn passphrase_secret(ssid: Option<Vec<u8>>, p: Zeroizing<String>) -> Result<NetworkSecret, CliError> {
+    config::check_passphrase(&p).map_err(|m| CliError::Usage(m.to_string()))?;
+    Ok(NetworkSecret {
+        ssid,
+        secret: Secret::Passphrase(Passphrase::new(p.to_string())),
+    })
+}

@@ -1,0 +1,215 @@
+//! The run summary: per network and station, the handshake messages seen, key
+//! confirmed or why not, and what happened to protected frames; totals with
+//! every drop reason. Rendered as text or JSON (same content).
+
+use serde::Serialize;
+
+use crate::engine::{DropReason, Engine, LinkStats};
+use crate::wire::MacAddr;
+
+#[derive(Debug, Serialize)]
+pub struct Summary {
+    pub frames: Totals,
+    pub networks: Vec<Network>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Totals {
+    pub read: u64,
+    pub decrypted: u64,
+    pub retransmitted: u64,
+    pub decrypted_group: u64,
+    pub decrypted_mgmt: u64,
+    pub plaintext: u64,
+    pub dropped: std::collections::BTreeMap<&'static str, u64>,
+    pub fcs_detected: u64,
+    pub balanced: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Network {
+    pub bssid: String,
+    pub ssid: Option<String>,
+    pub group_keys: usize,
+    pub group: Traffic,
+    pub stations: Vec<Station>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Station {
+    pub mac: String,
+    /// Handshake messages seen: M1, M2, M3, M4, G1, G2.
+    pub handshake: std::collections::BTreeMap<&'static str, u32>,
+    pub key: String,
+    pub key_confirmed: bool,
+    pub keys_installed: u32,
+    pub traffic: Traffic,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct Traffic {
+    pub protected: u64,
+    pub decrypted: u64,
+    pub retransmitted: u64,
+    pub replayed: u64,
+    pub mic_failed: u64,
+    pub no_key: u64,
+    pub other_dropped: u64,
+}
+
+impl From<&LinkStats> for Traffic {
+    fn from(s: &LinkStats) -> Self {
+        Traffic {
+            protected: s.protected,
+            decrypted: s.decrypted,
+            retransmitted: s.retransmitted,
+            replayed: s.replayed,
+            mic_failed: s.mic_failed,
+            no_key: s.no_key,
+            other_dropped: s.other_dropped,
+        }
+    }
+}
+
+const MSG_NAMES: [&str; 6] = ["M1", "M2", "M3", "M4", "G1", "G2"];
+
+impl Summary {
+    pub fn from_engine(e: &Engine) -> Summary {
+        let c = &e.counters;
+        let dropped = DropReason::ALL
+            .iter()
+            .filter(|r| c.dropped(**r) > 0)
+            .map(|r| (r.name(), c.dropped(*r)))
+            .collect();
+        let mut bssids: Vec<MacAddr> = e.bss.keys().copied().collect();
+        for ((b, _), _) in e.tracker.stations() {
+            bssids.push(*b);
+        }
+        for (b, _) in e.stations.keys() {
+            bssids.push(*b);
+        }
+        bssids.sort();
+        bssids.dedup();
+        let mut networks = Vec::new();
+        for b in bssids {
+            let info = e.bss.get(&b);
+            let mut stas: Vec<MacAddr> = e
+                .tracker
+                .stations()
+                .filter(|((bb, _), _)| *bb == b)
+                .map(|((_, s), _)| *s)
+                .chain(e.stations.keys().filter(|(bb, _)| *bb == b).map(|(_, s)| *s))
+                .collect();
+            stas.sort();
+            stas.dedup();
+            let stations: Vec<Station> = stas
+                .into_iter()
+                .map(|s| {
+                    let hs = e.tracker.station(b, s);
+                    let status = hs.map_or(crate::wpa::handshake::KeyStatus::NoHandshake, |h| h.status.clone());
+                    Station {
+                        mac: s.to_string(),
+                        handshake: MSG_NAMES
+                            .iter()
+                            .enumerate()
+                            .filter_map(|(i, n)| {
+                                let v = hs.map_or(0, |h| h.seen[i]);
+                                (v > 0).then_some((*n, v))
+                            })
+                            .collect(),
+                        key: status.describe(),
+                        key_confirmed: status == crate::wpa::handshake::KeyStatus::Confirmed,
+                        keys_installed: hs.map_or(0, |h| h.keys_installed),
+                        traffic: e.stations.get(&(b, s)).map(Traffic::from).unwrap_or_default(),
+                    }
+                })
+                .collect();
+            let group = info.map(|i| Traffic::from(&i.group)).unwrap_or_default();
+            // Skip BSSes that carried nothing protected and no handshake (beacons of neighbours).
+            if stations.is_empty() && group.protected == 0 {
+                continue;
+            }
+            networks.push(Network {
+                bssid: b.to_string(),
+                ssid: e
+                    .tracker
+                    .ssid(&b)
+                    .map(|s| String::from_utf8_lossy(s).into_owned()),
+                group_keys: (0..4).map(|id| e.keys.group(b, id).len()).sum(),
+                group,
+                stations,
+            });
+        }
+        Summary {
+            frames: Totals {
+                read: c.read,
+                decrypted: c.decrypted,
+                retransmitted: c.retransmitted,
+                decrypted_group: c.decrypted_group,
+                decrypted_mgmt: c.decrypted_mgmt,
+                plaintext: c.plaintext,
+                dropped,
+                fcs_detected: c.fcs_detected,
+                balanced: c.balanced(),
+            },
+            networks,
+        }
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_else(|_| "{}".into())
+    }
+
+    pub fn to_text(&self) -> String {
+        use std::fmt::Write;
+        let mut s = String::new();
+        for n in &self.networks {
+            let _ = writeln!(
+                s,
+                "network {} ssid {:?}: {} group key(s); group frames {}",
+                n.bssid,
+                n.ssid.as_deref().unwrap_or("?"),
+                n.group_keys,
+                traffic(&n.group)
+            );
+            for st in &n.stations {
+                let hs: Vec<String> = st.handshake.iter().map(|(k, v)| format!("{k}×{v}")).collect();
+                let _ = writeln!(
+                    s,
+                    "  station {}  handshake [{}]  {}\n    frames {}",
+                    st.mac,
+                    if hs.is_empty() { "none".into() } else { hs.join(" ") },
+                    st.key,
+                    traffic(&st.traffic)
+                );
+            }
+        }
+        let f = &self.frames;
+        let _ = writeln!(
+            s,
+            "frames: {} read = {} decrypted ({} retransmitted, {} group, {} management) + {} plaintext + {} dropped",
+            f.read,
+            f.decrypted,
+            f.retransmitted,
+            f.decrypted_group,
+            f.decrypted_mgmt,
+            f.plaintext,
+            f.dropped.values().sum::<u64>()
+        );
+        if !f.dropped.is_empty() {
+            let d: Vec<String> = f.dropped.iter().map(|(k, v)| format!("{k} {v}")).collect();
+            let _ = writeln!(s, "dropped: {}", d.join(", "));
+        }
+        if f.fcs_detected > 0 {
+            let _ = writeln!(s, "FCS detected and stripped on {} frames", f.fcs_detected);
+        }
+        s
+    }
+}
+
+fn traffic(t: &Traffic) -> String {
+    format!(
+        "protected {} decrypted {} retransmitted {} replayed {} mic-failed {} no-key {}",
+        t.protected, t.decrypted, t.retransmitted, t.replayed, t.mic_failed, t.no_key
+    )
+}
