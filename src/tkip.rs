@@ -511,4 +511,178 @@ mod tests {
             assert_eq!(rc4_key(&tk, ta, tsc).to_vec(), h(key));
         }
     }
+
+    const TK: [u8; 16] = [
+        0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e,
+        0x0f,
+    ];
+    const TA: [u8; 6] = [0x10, 0x22, 0x33, 0x44, 0x55, 0x66];
+
+    /// A non-QoS data frame, FromDS, Protected; A2 = `TA`.
+    fn header() -> Vec<u8> {
+        h("08 42 00 00 01 02 03 04 05 06 10 22 33 44 55 66 21 22 23 24 25 26 50 00")
+    }
+
+    fn sample_frame(tsc: u64, key_id: u8) -> (Vec<u8>, Vec<u8>) {
+        let mic_key = arr("d55e100510128986");
+        let mut msdu: Vec<u8> = h("aa aa 03 00 00 00 08 00");
+        msdu.extend(0..60u8);
+        let mic = michael(
+            &mic_key,
+            [1, 2, 3, 4, 5, 6],
+            [0x21, 0x22, 0x23, 0x24, 0x25, 0x26],
+            0,
+            &msdu,
+        );
+        msdu.extend_from_slice(&mic);
+        (encrypt_mpdu(&TK, TA, &header(), tsc, key_id, &msdu), msdu)
+    }
+
+    #[test]
+    fn header_layout() {
+        // TGi vector #6 "transmitted as 8D 25 05 <key id> FC 10 A4 F0".
+        let tk = arr("98 3A 16 EF 4F AC B3 51 AA 9E CC 27 1D 73 09 E2");
+        let ta = arr("50 9C 4B 17 27 D9");
+        let f = encrypt_mpdu(&tk, ta, &header(), 0xF0A4_10FC_058D, 2, b"x");
+        assert_eq!(&f[24..32], &h("05 25 8D A0 FC 10 A4 F0")[..]);
+        let hdr = tkip_header(&f, 24).unwrap();
+        assert_eq!(
+            hdr,
+            TkipHdr {
+                tsc: 0xF0A4_10FC_058D,
+                key_id: 2
+            }
+        );
+    }
+
+    #[test]
+    fn round_trip() {
+        let mic_key = arr("d55e100510128986");
+        for (tsc, key_id) in [
+            (0, 0),
+            (1, 1),
+            (0xffff, 2),
+            (0x1_0000, 3),
+            ((1 << 48) - 1, 0),
+        ] {
+            let (f, msdu) = sample_frame(tsc, key_id);
+            let mut out = vec![0xaa; 5];
+            let hdr = decrypt_mpdu(&TK, TA, &f, 24, &mut out).unwrap();
+            assert_eq!(hdr, TkipHdr { tsc, key_id });
+            assert_eq!(out, msdu);
+            assert!(verify_michael(
+                &mic_key,
+                [1, 2, 3, 4, 5, 6],
+                [0x21, 0x22, 0x23, 0x24, 0x25, 0x26],
+                0,
+                &out
+            ));
+        }
+    }
+
+    #[test]
+    fn bad_icv() {
+        let (f, _) = sample_frame(7, 0);
+        let mut out = Vec::new();
+        // Any flipped body byte (data, MIC or ICV) breaks the ICV.
+        for i in 32..f.len() {
+            let mut t = f.clone();
+            t[i] ^= 0x80;
+            assert_eq!(
+                decrypt_mpdu(&TK, TA, &t, 24, &mut out),
+                Err(TkipError::IcvFailure),
+                "byte {i}"
+            );
+            assert!(out.is_empty());
+        }
+        // Wrong TSC, TA or key: a different RC4 key stream.
+        let mut t = f.clone();
+        t[26] ^= 1;
+        assert_eq!(
+            decrypt_mpdu(&TK, TA, &t, 24, &mut out),
+            Err(TkipError::IcvFailure)
+        );
+        let mut ta = TA;
+        ta[5] ^= 1;
+        assert_eq!(
+            decrypt_mpdu(&TK, ta, &f, 24, &mut out),
+            Err(TkipError::IcvFailure)
+        );
+        let mut tk = TK;
+        tk[0] ^= 1;
+        assert_eq!(
+            decrypt_mpdu(&tk, TA, &f, 24, &mut out),
+            Err(TkipError::IcvFailure)
+        );
+    }
+
+    #[test]
+    fn header_errors() {
+        let (f, _) = sample_frame(7, 0);
+        let mut no_ext = f.clone();
+        no_ext[27] &= !0x20;
+        assert_eq!(tkip_header(&no_ext, 24), Err(TkipError::NoExtIv));
+        let mut out = Vec::new();
+        assert_eq!(
+            decrypt_mpdu(&TK, TA, &no_ext, 24, &mut out),
+            Err(TkipError::NoExtIv)
+        );
+        assert_eq!(tkip_header(&f, 23), Err(TkipError::TooShort));
+        assert_eq!(tkip_header(&f, usize::MAX), Err(TkipError::TooShort));
+    }
+
+    #[test]
+    fn every_truncation() {
+        let (f, _) = sample_frame(0x1234_5678, 1);
+        let mut out = Vec::new();
+        for len in 0..f.len() {
+            let r = decrypt_mpdu(&TK, TA, &f[..len], 24, &mut out);
+            if len < 24 + 8 + 4 {
+                assert_eq!(r, Err(TkipError::TooShort), "len {len}");
+            } else {
+                assert!(r.is_err(), "len {len}");
+            }
+            assert!(out.is_empty());
+            for hdr_len in [0, 24, 26, 30, 32, 36, len, len + 1] {
+                let _ = decrypt_mpdu(&TK, TA, &f[..len], hdr_len, &mut out);
+            }
+        }
+        // Empty MPDU data: only IV and ICV.
+        let e = encrypt_mpdu(&TK, TA, &header(), 3, 0, &[]);
+        assert_eq!(e.len(), 36);
+        assert!(decrypt_mpdu(&TK, TA, &e, 24, &mut out).is_ok());
+        assert!(out.is_empty());
+    }
+
+    proptest! {
+        #[test]
+        fn random_bytes_never_panic(
+            frame in proptest::collection::vec(any::<u8>(), 0..200),
+            hdr_len in 0usize..64,
+            key in any::<[u8; 8]>(),
+            prio in any::<u8>(),
+        ) {
+            let mut out = Vec::new();
+            let _ = tkip_header(&frame, hdr_len);
+            if decrypt_mpdu(&TK, TA, &frame, hdr_len, &mut out).is_err() {
+                prop_assert!(out.is_empty());
+            }
+            prop_assert!(out.len() <= frame.len());
+            let _ = verify_michael(&key, TA, TA, prio, &frame);
+        }
+
+        #[test]
+        fn random_round_trip(
+            pt in proptest::collection::vec(any::<u8>(), 0..300),
+            tsc in 0u64..(1 << 48),
+            key_id in 0u8..4,
+            tk in any::<[u8; 16]>(),
+            ta in any::<[u8; 6]>(),
+        ) {
+            let f = encrypt_mpdu(&tk, ta, &header(), tsc, key_id, &pt);
+            let mut out = Vec::new();
+            prop_assert_eq!(decrypt_mpdu(&tk, ta, &f, 24, &mut out), Ok(TkipHdr { tsc, key_id }));
+            prop_assert_eq!(out, pt);
+        }
+    }
 }
