@@ -478,8 +478,10 @@ mod tests {
     /// reproduced in the standard's TKIP test-vector annex).
     #[test]
     fn mixing_annex_vectors() {
+        /// TK, TA, IV32, IV16, TTAK (phase 1), RC4 key (phase 2).
+        type Case = (&'static str, &'static str, u32, u16, [u16; 5], &'static str);
         #[rustfmt::skip]
-        let cases: [(&str, &str, u32, u16, [u16; 5], &str); 8] = [
+        let cases: [Case; 8] = [
             ("00 01 02 03 04 05 06 07 08 09 0A 0B 0C 0D 0E 0F", "10 22 33 44 55 66", 0x0000_0000, 0x0000,
              [0x3DD2, 0x016E, 0x76F4, 0x8697, 0xB2E8], "00 20 00 33 EA 8D 2F 60 CA 6D 13 74 23 4A 66 0B"),
             ("00 01 02 03 04 05 06 07 08 09 0A 0B 0C 0D 0E 0F", "10 22 33 44 55 66", 0x0000_0000, 0x0001,
