@@ -225,6 +225,7 @@ pub fn aad_and_nonce(frame: &[u8], hdr_len: usize, pn: u64) -> (Aad, [u8; 13]) {
 pub struct CcmpKey(Aes128Ccm8);
 
 impl CcmpKey {
+    /// Expands the AES-128 key schedule for `tk`.
     pub fn new(tk: &[u8; 16]) -> CcmpKey {
         CcmpKey(Aes128Ccm8::new(&Array::from(*tk)))
     }
