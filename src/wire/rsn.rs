@@ -7,7 +7,7 @@
 //! buffer, so a hostile length hides what follows it and nothing else.
 //!
 //! The RSNE body is, all little-endian, every field after Version optional from the
-//! end (IEEE 802.11-2020 9.4.2.24.1, Figure 9-288):
+//! end (IEEE 802.11-2020 9.4.2.24.1):
 //!
 //! ```text
 //! Version(2) GroupCipher(4) PairwiseCount(2) Pairwise(4·m) AkmCount(2) Akm(4·n)
@@ -112,7 +112,9 @@ pub fn elements(body: &[u8]) -> Elements<'_> {
 /// (hidden network). At most 32 bytes by the standard; longer ones are returned
 /// as they are.
 pub fn ssid_from_elements(body: &[u8]) -> Option<&[u8]> {
-    elements(body).find(|&(id, _)| id == ID_SSID).map(|(_, b)| b)
+    elements(body)
+        .find(|&(id, _)| id == ID_SSID)
+        .map(|(_, b)| b)
 }
 
 /// The body of the first RSN element.
@@ -314,14 +316,7 @@ fn parse_suites(mut c: Cursor<'_>, d_cipher: u32, d_akm: u32) -> Result<RsnInfo,
 /// Parses an RSNE body (IEEE 802.11-2020 9.4.2.24). Absent trailing fields take
 /// the defaults of 9.4.2.24.1: CCMP-128 group and pairwise, 802.1X AKM.
 pub fn parse_rsn(body: &[u8]) -> Result<RsnInfo, RsnError> {
-    parse_suites(
-        Cursor {
-            b: body,
-            off: 0,
-        },
-        suite::CCMP,
-        suite::AKM_8021X,
-    )
+    parse_suites(Cursor { b: body, off: 0 }, suite::CCMP, suite::AKM_8021X)
 }
 
 /// Parses a WPA1 vendor element body, starting at its OUI (`00 50 F2 01`).
@@ -332,10 +327,7 @@ pub fn parse_wpa_vendor(body: &[u8]) -> Result<RsnInfo, RsnError> {
         return Err(RsnError::NotWpa);
     };
     parse_suites(
-        Cursor {
-            b: rest,
-            off: 0,
-        },
+        Cursor { b: rest, off: 0 },
         suite::WPA_TKIP,
         suite::WPA_AKM_8021X,
     )

@@ -6,7 +6,7 @@
 //!   and 3 (and 0, "AKM defined", for the AKMs that use AES-128-CMAC), RC4 with key
 //!   `Key IV ‖ KEK` and the first 256 keystream bytes discarded for version 1.
 //! - [`kdes`]: walks the decrypted Key Data: elements (the RSNE in message 3) and
-//!   KDEs (IEEE 802.11-2020 12.7.2, Figure 12-34, Table 12-10), up to the padding
+//!   KDEs (IEEE 802.11-2020 12.7.2, Table 12-10), up to the padding
 //!   `0xdd 0x00…` that AES key wrap needs (12.7.2 "Key Data").
 //!
 //! Caps: Key Data longer than [`MAX_KEY_DATA_LEN`] is refused before any work
@@ -122,10 +122,10 @@ pub fn decrypt_key_data(
 /// One entry of decrypted Key Data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kde<'a> {
-    /// GTK KDE (00-0F-AC:1, Figure 12-35). `key` is whatever follows the two
+    /// GTK KDE (00-0F-AC:1, IEEE 802.11-2020 12.7.2). `key` is whatever follows the two
     /// header bytes; its length is the caller's to check against the group cipher.
     Gtk { key_id: u8, tx: bool, key: &'a [u8] },
-    /// IGTK KDE (00-0F-AC:9, Figure 12-42): key ID, IPN (the BIP packet number,
+    /// IGTK KDE (00-0F-AC:9, IEEE 802.11-2020 12.7.2): key ID, IPN (the BIP packet number,
     /// little-endian), key.
     Igtk {
         key_id: u16,
@@ -285,7 +285,10 @@ mod tests {
         let len = usize::from(u16::from_be_bytes([m3[97], m3[98]]));
         decrypt_key_data(m3[6] & 7, &ptk.kek, &[0; 16], &m3[99..99 + len], &mut out).unwrap();
         let v: Vec<_> = kdes(&out).collect();
-        let (gtk, igtk) = (h("d5d89f70b8ad1d7321acbff2e640f0f4"), h("72488c8f915554673f7122df17bed4ca"));
+        let (gtk, igtk) = (
+            h("d5d89f70b8ad1d7321acbff2e640f0f4"),
+            h("72488c8f915554673f7122df17bed4ca"),
+        );
         assert_eq!(v.len(), 3);
         assert_eq!(
             v[1],
@@ -360,7 +363,13 @@ mod tests {
         );
         let d = h("dd0b000fac090100000000000000");
         let v: Vec<_> = kdes(&d).collect();
-        assert!(matches!(v[..], [Kde::Other { data_type: KDE_IGTK, .. }]));
+        assert!(matches!(
+            v[..],
+            [Kde::Other {
+                data_type: KDE_IGTK,
+                ..
+            }]
+        ));
         // A length past the end stops the walk.
         assert_eq!(kdes(&h("dd20000fac01")).count(), 0);
         // Every prefix and every byte value at every position: no panic.

@@ -217,14 +217,23 @@ mod tests {
         prf_sha1(&[0x0b; 20], b"prefix", b"Hi There", &mut out);
         assert_eq!(
             out.to_vec(),
-            h("bcd4c650b30b9684951829e0d75f9d54b862175ed9f00606e17d8da35402ffee\
-               75df78c3d31e0f889f012120c0862beb67753e7439ae242edb8373698356cf5a")
+            h(
+                "bcd4c650b30b9684951829e0d75f9d54b862175ed9f00606e17d8da35402ffee\
+               75df78c3d31e0f889f012120c0862beb67753e7439ae242edb8373698356cf5a"
+            )
         );
-        prf_sha1(b"Jefe", b"prefix", b"what do ya want for nothing?", &mut out);
+        prf_sha1(
+            b"Jefe",
+            b"prefix",
+            b"what do ya want for nothing?",
+            &mut out,
+        );
         assert_eq!(
             out.to_vec(),
-            h("51f4de5b33f249adf81aeb713a3c20f4fe631446fabdfa58244759ae58ef9009\
-               a99abf4eac2ca5fa87e692c440eb40023e7babb206d61de7b92f41529092b8fc")
+            h(
+                "51f4de5b33f249adf81aeb713a3c20f4fe631446fabdfa58244759ae58ef9009\
+               a99abf4eac2ca5fa87e692c440eb40023e7babb206d61de7b92f41529092b8fc"
+            )
         );
     }
 

@@ -3,14 +3,14 @@
 //! The MIC is taken with the KCK over the whole EAPOL PDU (802.1X header through
 //! Key Data) with the MIC field itself set to zero. The algorithm follows the Key
 //! Descriptor Version in Key Information bits 0–2 (IEEE 802.11-2020 12.7.2 b.1,
-//! Table 12-11):
+//! "Key Descriptor Version"):
 //!
-//! | Version | MIC                                   | Used with                    |
-//! |---------|---------------------------------------|------------------------------|
+//! | Version | MIC                                   | Used with                            |
+//! |---------|---------------------------------------|--------------------------------------|
 //! | 1       | HMAC-MD5 (RFC 2104, RFC 1321)         | TKIP pairwise (WPA1 / WPA2)  |
 //! | 2       | HMAC-SHA1, first 128 bits (RFC 2104)  | CCMP pairwise, AKM 1 / 2     |
 //! | 3       | AES-128-CMAC (RFC 4493)               | AKM 3–6                      |
-//! | 0       | defined by the AKM                    | AES-128-CMAC for the AKMs here |
+//! | 0       | defined by the AKM: AES-128-CMAC here | AKM 3–6, 8, 9 ([`MicAlgo::for_akm`]) |
 //!
 //! [`verify`] never copies the frame: it feeds the MAC the bytes before the MIC
 //! field, sixteen zero bytes, then the bytes after it. It returns `false` (never
@@ -29,13 +29,13 @@ use crate::wire::be16;
 /// Offset of the Key MIC field from the start of the 802.1X header: 4 (802.1X
 /// header) + 1 (descriptor type) + 2 (key information) + 2 (key length) + 8
 /// (replay counter) + 32 (nonce) + 16 (IV) + 8 (RSC) + 8 (reserved)
-/// (IEEE 802.11-2020 Figure 12-32).
+/// (IEEE 802.11-2020 12.7.2).
 pub const MIC_OFFSET: usize = 81;
 
-/// Length of the Key MIC field for every algorithm here (IEEE 802.11-2020 Table 12-8).
+/// Length of the Key MIC field for every algorithm here (IEEE 802.11-2020 12.7.2).
 pub const MIC_LEN: usize = 16;
 
-/// The EAPOL-Key MIC algorithm (IEEE 802.11-2020 12.7.2, Table 12-11).
+/// The EAPOL-Key MIC algorithm (IEEE 802.11-2020 12.7.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum MicAlgo {
     /// Key Descriptor Version 1: HMAC-MD5.
@@ -74,58 +74,52 @@ impl MicAlgo {
     }
 }
 
-/// Keys the MAC for `algo` with `kck`, feeds it `parts` in order, and hands it to `finish`.
-fn mac_parts<R>(
-    algo: MicAlgo,
-    kck: &[u8; 16],
-    parts: &[&[u8]],
-    finish: impl FnOnce(MacState) -> R,
-) -> R {
-    fn feed<M: Mac>(mut m: M, parts: &[&[u8]]) -> M {
-        for p in parts {
-            m.update(p);
-        }
-        m
+fn feed<M: Mac>(mut m: M, parts: &[&[u8]]) -> M {
+    for p in parts {
+        m.update(p);
     }
-    let state = match algo {
-        MicAlgo::HmacMd5 => MacState::Md5(feed(
-            <Hmac<Md5> as KeyInit>::new_from_slice(kck).expect("HMAC takes any key length"),
-            parts,
-        )),
-        MicAlgo::HmacSha1_128 => MacState::Sha1(feed(
-            <Hmac<Sha1> as KeyInit>::new_from_slice(kck).expect("HMAC takes any key length"),
-            parts,
-        )),
-        MicAlgo::AesCmac => MacState::Cmac(feed(<Cmac<Aes128> as KeyInit>::new(kck.into()), parts)),
-    };
-    finish(state)
+    m
 }
 
-/// A MAC with all its input, ready to finish or verify.
-enum MacState {
-    Md5(Hmac<Md5>),
-    Sha1(Hmac<Sha1>),
-    Cmac(Cmac<Aes128>),
+fn hmac_md5(kck: &[u8; 16]) -> Hmac<Md5> {
+    // HMAC accepts keys of any length (RFC 2104 §2); the error case cannot occur.
+    <Hmac<Md5> as KeyInit>::new_from_slice(kck).expect("HMAC takes any key length")
 }
 
-impl MacState {
-    fn tag(self) -> [u8; 16] {
-        let mut out = [0u8; 16];
-        match self {
-            MacState::Md5(m) => out.copy_from_slice(&m.finalize().into_bytes()),
-            MacState::Sha1(m) => out.copy_from_slice(&m.finalize().into_bytes()[..16]),
-            MacState::Cmac(m) => out.copy_from_slice(&m.finalize().into_bytes()),
-        }
-        out
-    }
+fn hmac_sha1(kck: &[u8; 16]) -> Hmac<Sha1> {
+    <Hmac<Sha1> as KeyInit>::new_from_slice(kck).expect("HMAC takes any key length")
+}
 
-    /// Constant-time comparison (`digest`'s `verify_*` use `subtle`).
-    fn check(self, mic: &[u8]) -> bool {
-        match self {
-            MacState::Md5(m) => m.verify_slice(mic).is_ok(),
-            MacState::Sha1(m) => m.verify_truncated_left(mic).is_ok(),
-            MacState::Cmac(m) => m.verify_slice(mic).is_ok(),
+fn aes_cmac(kck: &[u8; 16]) -> Cmac<Aes128> {
+    <Cmac<Aes128> as KeyInit>::new(kck.into())
+}
+
+/// The MIC of `parts`, concatenated, under `kck`.
+fn tag(algo: MicAlgo, kck: &[u8; 16], parts: &[&[u8]]) -> [u8; 16] {
+    let mut out = [0u8; 16];
+    match algo {
+        MicAlgo::HmacMd5 => {
+            out.copy_from_slice(&feed(hmac_md5(kck), parts).finalize().into_bytes())
         }
+        MicAlgo::HmacSha1_128 => {
+            out.copy_from_slice(&feed(hmac_sha1(kck), parts).finalize().into_bytes()[..16])
+        }
+        MicAlgo::AesCmac => {
+            out.copy_from_slice(&feed(aes_cmac(kck), parts).finalize().into_bytes())
+        }
+    }
+    out
+}
+
+/// Whether `mic` is the MIC of `parts` under `kck`, compared in constant time
+/// (`digest`'s `verify_*` use `subtle`).
+fn check(algo: MicAlgo, kck: &[u8; 16], parts: &[&[u8]], mic: &[u8]) -> bool {
+    match algo {
+        MicAlgo::HmacMd5 => feed(hmac_md5(kck), parts).verify_slice(mic).is_ok(),
+        MicAlgo::HmacSha1_128 => feed(hmac_sha1(kck), parts)
+            .verify_truncated_left(mic)
+            .is_ok(),
+        MicAlgo::AesCmac => feed(aes_cmac(kck), parts).verify_slice(mic).is_ok(),
     }
 }
 
@@ -133,7 +127,7 @@ impl MacState {
 /// Data, MIC field already zero) under `kck` (IEEE 802.11-2020 12.7.2 b.6).
 /// MACs exactly the bytes given; use it to build frames, [`verify`] to check them.
 pub fn compute(algo: MicAlgo, kck: &[u8; 16], eapol_frame_with_mic_zeroed: &[u8]) -> [u8; 16] {
-    mac_parts(algo, kck, &[eapol_frame_with_mic_zeroed], MacState::tag)
+    tag(algo, kck, &[eapol_frame_with_mic_zeroed])
 }
 
 /// Checks the Key MIC of an EAPOL frame (802.1X header onward) whose MIC field
@@ -157,7 +151,7 @@ pub fn verify(algo: MicAlgo, kck: &[u8; 16], eapol: &[u8], mic_offset: usize) ->
         return true;
     }
     let parts: [&[u8]; 3] = [&pdu[..mic_offset], &[0u8; MIC_LEN], &pdu[mic_end..]];
-    mac_parts(algo, kck, &parts, |m| m.check(&pdu[mic_offset..mic_end]))
+    check(algo, kck, &parts, &pdu[mic_offset..mic_end])
 }
 
 /// The EAPOL PDU as its 802.1X header sizes it, or `None` if the bytes are
@@ -290,7 +284,10 @@ pub(crate) mod tests {
                 // compute() on the zeroed copy gives the MIC in the frame.
                 let mut z = f.clone();
                 z[MIC_OFFSET..MIC_OFFSET + MIC_LEN].fill(0);
-                assert_eq!(compute(algo, &ptk.kck, &z)[..], f[MIC_OFFSET..MIC_OFFSET + 16]);
+                assert_eq!(
+                    compute(algo, &ptk.kck, &z)[..],
+                    f[MIC_OFFSET..MIC_OFFSET + 16]
+                );
                 // Any flipped bit, a wrong key or a wrong algorithm fails.
                 let mut bad = f.clone();
                 let last = bad.len() - 1;
@@ -335,13 +332,25 @@ pub(crate) mod tests {
 
     #[test]
     fn version_mapping() {
-        assert_eq!(MicAlgo::from_key_descriptor_version(1), Some(MicAlgo::HmacMd5));
-        assert_eq!(MicAlgo::from_key_descriptor_version(2), Some(MicAlgo::HmacSha1_128));
-        assert_eq!(MicAlgo::from_key_descriptor_version(3), Some(MicAlgo::AesCmac));
+        assert_eq!(
+            MicAlgo::from_key_descriptor_version(1),
+            Some(MicAlgo::HmacMd5)
+        );
+        assert_eq!(
+            MicAlgo::from_key_descriptor_version(2),
+            Some(MicAlgo::HmacSha1_128)
+        );
+        assert_eq!(
+            MicAlgo::from_key_descriptor_version(3),
+            Some(MicAlgo::AesCmac)
+        );
         assert_eq!(MicAlgo::from_key_descriptor_version(0), None);
         assert_eq!(MicAlgo::from_key_descriptor_version(7), None);
         assert_eq!(MicAlgo::for_akm(0x000F_AC06, 0), Some(MicAlgo::AesCmac));
         assert_eq!(MicAlgo::for_akm(0x000F_AC02, 0), None);
-        assert_eq!(MicAlgo::for_akm(0x000F_AC02, 2), Some(MicAlgo::HmacSha1_128));
+        assert_eq!(
+            MicAlgo::for_akm(0x000F_AC02, 2),
+            Some(MicAlgo::HmacSha1_128)
+        );
     }
 }
