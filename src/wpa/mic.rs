@@ -7,9 +7,9 @@
 //!
 //! | Version | MIC                                   | Used with                            |
 //! |---------|---------------------------------------|--------------------------------------|
-//! | 1       | HMAC-MD5 (RFC 2104, RFC 1321)         | TKIP pairwise (WPA1 / WPA2)  |
-//! | 2       | HMAC-SHA1, first 128 bits (RFC 2104)  | CCMP pairwise, AKM 1 / 2     |
-//! | 3       | AES-128-CMAC (RFC 4493)               | AKM 3–6                      |
+//! | 1       | HMAC-MD5 (RFC 2104, RFC 1321)         | TKIP pairwise (WPA1 / WPA2)          |
+//! | 2       | HMAC-SHA1, first 128 bits (RFC 2104)  | CCMP pairwise, AKM 1 / 2             |
+//! | 3       | AES-128-CMAC (RFC 4493)               | AKM 3–6                              |
 //! | 0       | defined by the AKM: AES-128-CMAC here | AKM 3–6, 8, 9 ([`MicAlgo::for_akm`]) |
 //!
 //! [`verify`] never copies the frame: it feeds the MAC the bytes before the MIC
