@@ -394,12 +394,12 @@ impl Engine {
         for (id, el) in rsn::elements(ies) {
             if id == 48 {
                 if let Ok(r) = rsn::parse_rsn(el) {
-                    akms = r.akms.iter().copied().collect();
+                    akms = r.akms.as_slice().to_vec();
                     group = Some(r.group_cipher);
                 }
             } else if id == 221 && el.starts_with(&[0x00, 0x50, 0xf2, 0x01]) && group.is_none() {
                 if let Ok(r) = rsn::parse_wpa_vendor(el) {
-                    akms = r.akms.iter().copied().collect();
+                    akms = r.akms.as_slice().to_vec();
                     group = Some(r.group_cipher);
                     wpa1 = true;
                 }
