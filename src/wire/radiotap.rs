@@ -424,7 +424,7 @@ impl<'a> Radiotap<'a> {
         self.field::<3>(bit::MCS).map(|b| (b[0], b[1], b[2]))
     }
 
-    /// VHT field (802.11ac), raw: known u16, flags, bandwidth, mcs_nss[4], coding,
+    /// VHT field (802.11ac), raw: known u16, flags, bandwidth, `mcs_nss[4]`, coding,
     /// group id, partial AID u16.
     pub fn vht(&self) -> Option<&'a [u8; 12]> {
         self.field::<12>(bit::VHT)
