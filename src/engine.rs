@@ -235,7 +235,11 @@ impl ReplayWindow {
             };
         } else if pn > self.highest {
             let shift = pn - self.highest;
-            self.bitmap = if shift >= Self::SIZE { 0 } else { self.bitmap << shift };
+            self.bitmap = if shift >= Self::SIZE {
+                0
+            } else {
+                self.bitmap << shift
+            };
             self.bitmap |= 1;
             self.highest = pn;
         } else {
@@ -319,7 +323,14 @@ impl Engine {
 
     /// Processes one captured frame. `orig_len` is the length on the wire (for
     /// snaplen truncation); `raw` includes the link-layer header of `link`.
-    pub fn process(&mut self, ts: Ts, link: LinkKind, raw: &[u8], orig_len: u32, sink: &mut dyn Sink) {
+    pub fn process(
+        &mut self,
+        ts: Ts,
+        link: LinkKind,
+        raw: &[u8],
+        orig_len: u32,
+        sink: &mut dyn Sink,
+    ) {
         self.counters.read += 1;
         self.clock += 1;
         if (raw.len() as u64) < u64::from(orig_len) {
@@ -420,7 +431,7 @@ impl Engine {
     fn deliver_plain(&mut self, ts: Ts, d: &Dot11<'_>, sink: &mut dyn Sink) {
         sink.mpdu(&Mpdu {
             ts,
-            frame: &d.bytes()[..],
+            frame: d.bytes(),
             decrypted: false,
             retransmit: false,
         });
@@ -451,7 +462,11 @@ impl Engine {
             if let Some(snap) = llc::parse_snap(llc_body) {
                 if snap.ethertype == ethertype::EAPOL && !retransmit {
                     let ev = eng.tracker.on_eapol(&mut eng.keys, ta, ra, snap.payload);
-                    let (b, s) = if ev_from_ap(snap.payload) { (ta, ra) } else { (ra, ta) };
+                    let (b, s) = if ev_from_ap(snap.payload) {
+                        (ta, ra)
+                    } else {
+                        (ra, ta)
+                    };
                     sink.handshake(ts, b, s, &ev);
                 }
             }
@@ -475,7 +490,12 @@ impl Engine {
         }
     }
 
-    fn on_protected(&mut self, ts: Ts, d: &Dot11<'_>, sink: &mut dyn Sink) -> Result<(), DropReason> {
+    fn on_protected(
+        &mut self,
+        ts: Ts,
+        d: &Dot11<'_>,
+        sink: &mut dyn Sink,
+    ) -> Result<(), DropReason> {
         let body = d.body();
         if body.len() < 8 {
             return Err(DropReason::Malformed);
@@ -516,9 +536,9 @@ impl Engine {
                     s.retransmitted += u64::from(*retx);
                 }
                 Err(DropReason::Replay) => s.replayed += 1,
-                Err(DropReason::MicFailure | DropReason::IcvFailure | DropReason::MichaelFailure) => {
-                    s.mic_failed += 1
-                }
+                Err(
+                    DropReason::MicFailure | DropReason::IcvFailure | DropReason::MichaelFailure,
+                ) => s.mic_failed += 1,
                 Err(DropReason::NoKey | DropReason::NoGroupKey) => s.no_key += 1,
                 Err(_) => s.other_dropped += 1,
             }
@@ -578,19 +598,21 @@ impl Engine {
                         continue;
                     }
                 },
-                Cipher::Tkip => match tkip::decrypt_mpdu(key.tk.key16(), ta.0, frame, hdr_len, &mut plain) {
-                    Ok(h) => h.tsc,
-                    Err(tkip::TkipError::IcvFailure) => {
-                        if fail == DropReason::MicFailure {
-                            fail = DropReason::IcvFailure;
+                Cipher::Tkip => {
+                    match tkip::decrypt_mpdu(key.tk.key16(), ta.0, frame, hdr_len, &mut plain) {
+                        Ok(h) => h.tsc,
+                        Err(tkip::TkipError::IcvFailure) => {
+                            if fail == DropReason::MicFailure {
+                                fail = DropReason::IcvFailure;
+                            }
+                            continue;
                         }
-                        continue;
+                        Err(_) => {
+                            fail = DropReason::Malformed;
+                            continue;
+                        }
                     }
-                    Err(_) => {
-                        fail = DropReason::Malformed;
-                        continue;
-                    }
-                },
+                }
             };
             let mut len = plain.len();
             // TKIP: the Michael MIC protects the whole MSDU; for unfragmented
@@ -675,7 +697,13 @@ impl Engine {
                 self.frags.swap_remove(p);
             }
             if self.frags.len() >= MAX_FRAGMENT_CHAINS {
-                if let Some(old) = self.frags.iter().enumerate().min_by_key(|(_, c)| c.age).map(|(i, _)| i) {
+                if let Some(old) = self
+                    .frags
+                    .iter()
+                    .enumerate()
+                    .min_by_key(|(_, c)| c.age)
+                    .map(|(i, _)| i)
+                {
                     self.frags.swap_remove(old);
                 }
             }
@@ -720,7 +748,8 @@ impl Engine {
                 } else {
                     k.tk.mic_to_ap()
                 };
-                if c.body.len() < 8 || !tkip::verify_michael(mic_key, da.0, sa.0, hd.tid(), &c.body) {
+                if c.body.len() < 8 || !tkip::verify_michael(mic_key, da.0, sa.0, hd.tid(), &c.body)
+                {
                     // Counted on the last fragment; earlier ones were counted decrypted.
                     return Err(DropReason::MichaelFailure);
                 }

@@ -22,9 +22,17 @@ pub enum CaptureError {
         "{path}: link type {dlt} ({name}) is not 802.11; plugsniff reads radiotap (127), \
          802.11 (105), Prism (119) and PPI (192) captures"
     )]
-    UnsupportedLink { path: String, dlt: i32, name: String },
+    UnsupportedLink {
+        path: String,
+        dlt: i32,
+        name: String,
+    },
     #[error("{path}: read error after {frames} frames: {msg}")]
-    Read { path: String, frames: u64, msg: String },
+    Read {
+        path: String,
+        frames: u64,
+        msg: String,
+    },
 }
 
 /// One frame as read: timestamp, length on the wire, bytes (link header included).
@@ -78,13 +86,15 @@ impl FileSource {
 
     /// The next frame, `Ok(None)` at the end. A torn last record or a corrupt
     /// block is an error carrying how many frames were read before it.
+    // time_t is i64 on 64-bit targets only.
+    #[allow(clippy::useless_conversion)]
     pub fn next_frame(&mut self) -> Result<Option<RawFrame<'_>>, CaptureError> {
         match self.cap.next_packet() {
             Ok(p) => {
                 self.frames += 1;
                 Ok(Some(RawFrame {
                     ts: Ts {
-                        sec: p.header.ts.tv_sec as i64,
+                        sec: i64::from(p.header.ts.tv_sec),
                         usec: p.header.ts.tv_usec as u32,
                     },
                     orig_len: p.header.len,

@@ -52,10 +52,13 @@ pub enum ConfigError {
 
 impl ConfigFile {
     pub fn load(path: &str) -> Result<ConfigFile, ConfigError> {
-        let text = Zeroizing::new(std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
-            path: path.into(),
-            msg: e.kind().to_string(),
-        })?);
+        let text =
+            Zeroizing::new(
+                std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
+                    path: path.into(),
+                    msg: e.kind().to_string(),
+                })?,
+            );
         Self::parse(path, &text)
     }
 
@@ -92,9 +95,14 @@ impl ConfigFile {
                 Secret::Passphrase(Passphrase::new(p.to_string()))
             } else {
                 let hexs = n.psk.as_ref().or(n.pmk.as_ref()).expect("one is set");
-                Secret::Pmk(parse_pmk_hex(hexs).ok_or_else(|| err("psk/pmk must be 64 hex digits"))?)
+                Secret::Pmk(
+                    parse_pmk_hex(hexs).ok_or_else(|| err("psk/pmk must be 64 hex digits"))?,
+                )
             };
-            if n.ssid.as_ref().is_some_and(|s| s.is_empty() || s.len() > 32) {
+            if n.ssid
+                .as_ref()
+                .is_some_and(|s| s.is_empty() || s.len() > 32)
+            {
                 return Err(err("ssid must be 1 to 32 bytes"));
             }
             out.push(NetworkSecret {
@@ -153,7 +161,11 @@ mod tests {
         let bad = "[[network]]\npassphrase = \"hunter2hunter2\"\npsk = \"zz\"\nbogus = 1\n";
         let e = ConfigFile::parse("t", bad).err().unwrap().to_string();
         assert!(!e.contains("hunter2"), "{e}");
-        let c = ConfigFile::parse("t", "[[network]]\npassphrase = \"hunter2hunter2\"\npsk = \"00\"\n").unwrap();
+        let c = ConfigFile::parse(
+            "t",
+            "[[network]]\npassphrase = \"hunter2hunter2\"\npsk = \"00\"\n",
+        )
+        .unwrap();
         let e = c.networks("t").err().unwrap().to_string();
         assert!(!e.contains("hunter2"), "{e}");
         let c = ConfigFile::parse("t", "[[network]]\npmk = \"secretsecret\"\n").unwrap();

@@ -85,11 +85,18 @@ pub fn run(a: DecryptArgs) -> Result<(), CliError> {
     let mut src = FileSource::open(&a.input)?;
     let writer = match &a.output {
         Some(p) => Some(
-            PcapWriter::create(p, if a.keep_80211 { LINKTYPE_IEEE802_11 } else { LINKTYPE_ETHERNET })
-                .map_err(|err| CliError::Io {
-                    what: format!("cannot create {}", p.display()),
-                    err,
-                })?,
+            PcapWriter::create(
+                p,
+                if a.keep_80211 {
+                    LINKTYPE_IEEE802_11
+                } else {
+                    LINKTYPE_ETHERNET
+                },
+            )
+            .map_err(|err| CliError::Io {
+                what: format!("cannot create {}", p.display()),
+                err,
+            })?,
         ),
         None => None,
     };

@@ -26,7 +26,9 @@ pub fn gather(a: &KeyArgs) -> Result<Vec<NetworkSecret>, CliError> {
             "--passphrase puts the secret in the process list and shell history; \
              prefer --config FILE or {ENV_PASSPHRASE}"
         );
-        eprintln!("plugsniff: warning: --passphrase is visible to other users; prefer --config or {ENV_PASSPHRASE}");
+        eprintln!(
+            "plugsniff: warning: --passphrase is visible to other users; prefer --config or {ENV_PASSPHRASE}"
+        );
         out.push(passphrase_secret(ssid.clone(), Zeroizing::new(p.clone()))?);
     }
     if let Ok(p) = std::env::var(ENV_PASSPHRASE) {
@@ -55,7 +57,10 @@ pub fn gather(a: &KeyArgs) -> Result<Vec<NetworkSecret>, CliError> {
     Ok(out)
 }
 
-fn passphrase_secret(ssid: Option<Vec<u8>>, p: Zeroizing<String>) -> Result<NetworkSecret, CliError> {
+fn passphrase_secret(
+    ssid: Option<Vec<u8>>,
+    p: Zeroizing<String>,
+) -> Result<NetworkSecret, CliError> {
     config::check_passphrase(&p).map_err(|m| CliError::Usage(m.to_string()))?;
     Ok(NetworkSecret {
         ssid,

@@ -20,7 +20,10 @@ pub fn write_wireshark_keys(path: &Path, keys: &KeyStore) -> io::Result<usize> {
         opts.mode(0o600);
     }
     let mut f = io::BufWriter::new(opts.open(path)?);
-    writeln!(f, "# Wireshark 80211_keys: temporal keys derived by plugsniff (keep this file private)")?;
+    writeln!(
+        f,
+        "# Wireshark 80211_keys: temporal keys derived by plugsniff (keep this file private)"
+    )?;
     let mut n = 0;
     for k in keys.history() {
         let who = match k.sta {

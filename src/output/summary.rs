@@ -98,7 +98,12 @@ impl Summary {
                 .stations()
                 .filter(|((bb, _), _)| *bb == b)
                 .map(|((_, s), _)| *s)
-                .chain(e.stations.keys().filter(|(bb, _)| *bb == b).map(|(_, s)| *s))
+                .chain(
+                    e.stations
+                        .keys()
+                        .filter(|(bb, _)| *bb == b)
+                        .map(|(_, s)| *s),
+                )
                 .collect();
             stas.sort();
             stas.dedup();
@@ -106,7 +111,9 @@ impl Summary {
                 .into_iter()
                 .map(|s| {
                     let hs = e.tracker.station(b, s);
-                    let status = hs.map_or(crate::wpa::handshake::KeyStatus::NoHandshake, |h| h.status.clone());
+                    let status = hs.map_or(crate::wpa::handshake::KeyStatus::NoHandshake, |h| {
+                        h.status.clone()
+                    });
                     Station {
                         mac: s.to_string(),
                         handshake: MSG_NAMES
@@ -120,7 +127,11 @@ impl Summary {
                         key: status.describe(),
                         key_confirmed: status == crate::wpa::handshake::KeyStatus::Confirmed,
                         keys_installed: hs.map_or(0, |h| h.keys_installed),
-                        traffic: e.stations.get(&(b, s)).map(Traffic::from).unwrap_or_default(),
+                        traffic: e
+                            .stations
+                            .get(&(b, s))
+                            .map(Traffic::from)
+                            .unwrap_or_default(),
                     }
                 })
                 .collect();
@@ -173,12 +184,20 @@ impl Summary {
                 traffic(&n.group)
             );
             for st in &n.stations {
-                let hs: Vec<String> = st.handshake.iter().map(|(k, v)| format!("{k}×{v}")).collect();
+                let hs: Vec<String> = st
+                    .handshake
+                    .iter()
+                    .map(|(k, v)| format!("{k}×{v}"))
+                    .collect();
                 let _ = writeln!(
                     s,
                     "  station {}  handshake [{}]  {}\n    frames {}",
                     st.mac,
-                    if hs.is_empty() { "none".into() } else { hs.join(" ") },
+                    if hs.is_empty() {
+                        "none".into()
+                    } else {
+                        hs.join(" ")
+                    },
                     st.key,
                     traffic(&st.traffic)
                 );

@@ -176,9 +176,8 @@ impl<'a> EapolKey<'a> {
         }
         // From the supplicant: M2 carries the SNonce and the RSN IE; M4 has an
         // all-zero nonce and no key data (some stacks set Secure on M2 of a rekey).
-        if !self.key_data().is_empty() {
-            Message::M2
-        } else if self.nonce().iter().any(|&b| b != 0) && !self.has(info::SECURE) {
+        let nonce_set = self.nonce().iter().any(|&b| b != 0);
+        if !self.key_data().is_empty() || (nonce_set && !self.has(info::SECURE)) {
             Message::M2
         } else {
             Message::M4

@@ -85,7 +85,9 @@ impl KeyStatus {
     /// The sentence shown in summaries.
     pub fn describe(&self) -> String {
         match self {
-            KeyStatus::NoHandshake => "no handshake captured: reconnect the device while capturing".into(),
+            KeyStatus::NoHandshake => {
+                "no handshake captured: reconnect the device while capturing".into()
+            }
             KeyStatus::Incomplete => "handshake incomplete: need M1+M2 or M2+M3".into(),
             KeyStatus::Confirmed => "key confirmed".into(),
             KeyStatus::MicMismatch => "MIC mismatch: wrong passphrase or SSID".into(),
@@ -274,7 +276,10 @@ impl Tracker {
                 self.evicted_stations += 1;
             }
         }
-        let st = self.stations.entry((aa, spa)).or_insert_with(StationHs::new);
+        let st = self
+            .stations
+            .entry((aa, spa))
+            .or_insert_with(StationHs::new);
         st.last_activity = clock;
         let idx = match msg {
             Message::M1 => 0,
@@ -308,15 +313,27 @@ impl Tracker {
             }
             Message::M2 => {
                 st.m2 = Some(stored.clone());
-                let anonce = st
-                    .m1
-                    .as_ref()
-                    .map(|m| m.nonce)
-                    .or_else(|| st.m3.as_ref().map(|m| m.nonce));
-                match anonce {
-                    Some(an) => self.derive(keys, aa, spa, an, stored.nonce, &stored.frame, "M1+M2"),
-                    None => HsEvent::Seen(msg),
+                // The ANonce: from the M1 this M2 answers (same replay counter),
+                // else any M1, else the M3 already seen (M3 repeats the ANonce).
+                let mut anonces: Vec<[u8; 32]> = Vec::with_capacity(2);
+                let m1 = st.m1.as_ref().map(|m| (m.replay == stored.replay, m.nonce));
+                let m3 = st.m3.as_ref().map(|m| m.nonce);
+                if let Some((true, n)) = m1 {
+                    anonces.push(n);
                 }
+                anonces.extend(m3);
+                if let Some((false, n)) = m1 {
+                    anonces.push(n);
+                }
+                anonces.dedup();
+                let mut ev = HsEvent::Seen(msg);
+                for an in anonces {
+                    ev = self.derive(keys, aa, spa, an, stored.nonce, &stored.frame, "M1+M2");
+                    if matches!(ev, HsEvent::PairwiseInstalled { .. }) {
+                        break;
+                    }
+                }
+                ev
             }
             Message::M3 => {
                 st.m3 = Some(stored.clone());
@@ -334,7 +351,15 @@ impl Tracker {
                         return self.take_m3_gtk(keys, aa, spa, &ptk, &stored.frame, true);
                     }
                 }
-                self.derive(keys, aa, spa, stored.nonce, m2.nonce, &stored.frame, "M2+M3")
+                self.derive(
+                    keys,
+                    aa,
+                    spa,
+                    stored.nonce,
+                    m2.nonce,
+                    &stored.frame,
+                    "M2+M3",
+                )
             }
             Message::M4 => {
                 if st.ptk.is_none() && st.m2.is_none() {
@@ -378,7 +403,10 @@ impl Tracker {
                 break;
             }
         }
-        let st = self.stations.get_mut(&(aa, spa)).expect("inserted by on_eapol");
+        let st = self
+            .stations
+            .get_mut(&(aa, spa))
+            .expect("inserted by on_eapol");
         let Some(ptk) = found else {
             st.status = if cands.is_empty() && ssid_missing {
                 KeyStatus::SsidUnknown
@@ -427,14 +455,23 @@ impl Tracker {
             return HsEvent::Seen(Message::M3);
         }
         let mut plain = Vec::new();
-        if gtk::decrypt_key_data(k.version(), &ptk.kek, k.key_iv(), k.key_data(), &mut plain).is_err() {
+        if gtk::decrypt_key_data(k.version(), &ptk.kek, k.key_iv(), k.key_data(), &mut plain)
+            .is_err()
+        {
             return HsEvent::Ignored("M3 key data does not unwrap");
         }
-        install_gtk_kdes(keys, aa, &plain)
-            .map_or(HsEvent::Seen(Message::M3), |key_id| HsEvent::GroupInstalled { key_id })
+        install_gtk_kdes(keys, aa, &plain).map_or(HsEvent::Seen(Message::M3), |key_id| {
+            HsEvent::GroupInstalled { key_id }
+        })
     }
 
-    fn on_group_m1(&mut self, keys: &mut KeyStore, aa: MacAddr, spa: MacAddr, frame: &[u8]) -> HsEvent {
+    fn on_group_m1(
+        &mut self,
+        keys: &mut KeyStore,
+        aa: MacAddr,
+        spa: MacAddr,
+        frame: &[u8],
+    ) -> HsEvent {
         let Some(st) = self.stations.get(&(aa, spa)) else {
             return HsEvent::Seen(Message::G1);
         };
@@ -451,14 +488,20 @@ impl Tracker {
             return HsEvent::Ignored("group message MIC does not verify with the station's PTK");
         }
         let mut plain = Vec::new();
-        if gtk::decrypt_key_data(k.version(), &ptk.kek, k.key_iv(), k.key_data(), &mut plain).is_err() {
+        if gtk::decrypt_key_data(k.version(), &ptk.kek, k.key_iv(), k.key_data(), &mut plain)
+            .is_err()
+        {
             return HsEvent::Ignored("group key data does not unwrap");
         }
         if k.descriptor_type() == 254 {
             // WPA1 (IEEE 802.11i D3 / WPA spec 2.2.4): the key data is the raw GTK,
             // its length in Key Length, its index in the Key Information bits.
             let len = (k.key_len() as usize).min(plain.len());
-            let cipher = if len >= 32 { Cipher::Tkip } else { Cipher::Ccmp };
+            let cipher = if len >= 32 {
+                Cipher::Tkip
+            } else {
+                Cipher::Ccmp
+            };
             return match TemporalKey::new(cipher, &plain[..len]) {
                 Some(tk) => {
                     let key_id = k.key_index();
@@ -468,8 +511,9 @@ impl Tracker {
                 None => HsEvent::Ignored("group key too short"),
             };
         }
-        install_gtk_kdes(keys, aa, &plain)
-            .map_or(HsEvent::Seen(Message::G1), |key_id| HsEvent::GroupInstalled { key_id })
+        install_gtk_kdes(keys, aa, &plain).map_or(HsEvent::Seen(Message::G1), |key_id| {
+            HsEvent::GroupInstalled { key_id }
+        })
     }
 }
 
@@ -487,7 +531,11 @@ fn install_gtk_kdes(keys: &mut KeyStore, bssid: MacAddr, plain: &[u8]) -> Option
     let mut last = None;
     for kde in gtk::kdes(plain) {
         if let Kde::Gtk { key_id, key, .. } = kde {
-            let cipher = if key.len() >= 32 { Cipher::Tkip } else { Cipher::Ccmp };
+            let cipher = if key.len() >= 32 {
+                Cipher::Tkip
+            } else {
+                Cipher::Ccmp
+            };
             if let Some(tk) = TemporalKey::new(cipher, key) {
                 keys.install_group(bssid, key_id, tk);
                 last = Some(key_id);

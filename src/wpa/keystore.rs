@@ -162,7 +162,11 @@ fn install(
 }
 
 fn evict_oldest<K: Copy + Eq + std::hash::Hash>(map: &mut HashMap<K, Slot>) {
-    if let Some(k) = map.iter().min_by_key(|(_, s)| s.last_install).map(|(k, _)| *k) {
+    if let Some(k) = map
+        .iter()
+        .min_by_key(|(_, s)| s.last_install)
+        .map(|(k, _)| *k)
+    {
         map.remove(&k);
     }
 }
