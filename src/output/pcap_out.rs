@@ -103,6 +103,25 @@ impl PcapWriter {
     }
 }
 
+/// The Ethernet frame [`PcapWriter::write_msdu_as_ethernet`] writes, as bytes.
+pub fn msdu_to_ethernet(m: &Msdu<'_>) -> Vec<u8> {
+    let mut v = Vec::with_capacity(14 + m.llc.len());
+    v.extend_from_slice(&m.da.0);
+    v.extend_from_slice(&m.sa.0);
+    match llc::parse_snap(m.llc) {
+        Some(s) => {
+            v.extend_from_slice(&s.ethertype.to_be_bytes());
+            v.extend_from_slice(s.payload);
+        }
+        None => {
+            let len = u16::try_from(m.llc.len()).unwrap_or(u16::MAX);
+            v.extend_from_slice(&len.to_be_bytes());
+            v.extend_from_slice(m.llc);
+        }
+    }
+    v
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
