@@ -548,11 +548,6 @@ impl Engine {
             Err(DropReason::NoKey) if group => return Err(DropReason::NoGroupKey),
             Err(e) => return Err(e),
         };
-        self.counters.decrypted += 1;
-        self.counters.retransmitted += u64::from(retransmit);
-        if group {
-            self.counters.decrypted_group += 1;
-        }
         // Output MPDU: header with Protected cleared + plaintext.
         let mut out = std::mem::take(&mut self.out);
         out.clear();
@@ -562,7 +557,15 @@ impl Engine {
         let hdr_len = d.header().len();
         let res = self.after_decrypt(ts, &out, hdr_len, key, retransmit, sink);
         self.out = out;
-        res
+        // Counted decrypted only once it is passed on (a fragment that breaks its
+        // chain, or a reassembled MSDU whose Michael MIC fails, is a drop instead).
+        res?;
+        self.counters.decrypted += 1;
+        self.counters.retransmitted += u64::from(retransmit);
+        if group {
+            self.counters.decrypted_group += 1;
+        }
+        Ok(())
     }
 
     /// Tries every candidate key; on success `self.plain[..len]` holds the MSDU
