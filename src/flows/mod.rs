@@ -7,4 +7,5 @@
 //!
 //! Every structure here has a named cap and counts what it drops or evicts.
 
+pub mod table;
 pub mod tcp;
