@@ -12,4 +12,5 @@
 //! `kasa/discover.py`), Wireshark `packet-tplink-smarthome.c`. TP-Link
 //! publishes no specification.
 
+pub mod parser;
 pub mod xor;
