@@ -12,5 +12,6 @@
 //! `kasa/discover.py`), Wireshark `packet-tplink-smarthome.c`. TP-Link
 //! publishes no specification.
 
+pub mod message;
 pub mod parser;
 pub mod xor;
