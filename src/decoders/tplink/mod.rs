@@ -12,6 +12,7 @@
 //! `kasa/discover.py`), Wireshark `packet-tplink-smarthome.c`. TP-Link
 //! publishes no specification.
 
+pub mod discovery;
 pub mod message;
 pub mod parser;
 pub mod xor;
