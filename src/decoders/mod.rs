@@ -8,4 +8,5 @@
 //! (from [`crate::flows::tcp`]) by resynchronising or stopping, never by
 //! guessing across the hole.
 
+pub mod tls_meta;
 pub mod tplink;
