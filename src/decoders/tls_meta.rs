@@ -53,20 +53,7 @@ const HS_CERTIFICATE: u8 = 11;
 pub const TLS13: u16 = 0x0304;
 
 /// Direction, from the connection's point of view.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TlsDir {
-    ToServer,
-    ToClient,
-}
-
-impl TlsDir {
-    fn index(self) -> usize {
-        match self {
-            TlsDir::ToServer => 0,
-            TlsDir::ToClient => 1,
-        }
-    }
-}
+pub use super::Direction as TlsDir;
 
 /// What a ClientHello offers.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

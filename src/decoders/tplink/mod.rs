@@ -6,6 +6,8 @@
 //! - [`parser`]: TCP 9999 length-prefixed framing (streaming, gap-aware) and
 //!   UDP 9999 datagrams.
 //! - [`message`]: the JSON vocabulary: what a decrypted message asks or says.
+//! - [`session`]: per-connection state: both framers, interpretation and
+//!   request/response pairing.
 //! - [`discovery`]: TDP (UDP 20002) header, CRC and JSON body.
 //!
 //! Sources: softScheck/tplink-smartplug, python-kasa (`kasa/transports/`,
@@ -15,4 +17,5 @@
 pub mod discovery;
 pub mod message;
 pub mod parser;
+pub mod session;
 pub mod xor;
