@@ -69,7 +69,12 @@ fn hammer(file: &str, nets: Vec<plugsniff::wpa::handshake::NetworkSecret>, round
             e.process(Ts::default(), kind, &f[..n], n as u32, &mut NullSink);
         }
     }
-    for kind in [LinkKind::Radiotap, LinkKind::Ieee80211, LinkKind::Prism, LinkKind::Ppi] {
+    for kind in [
+        LinkKind::Radiotap,
+        LinkKind::Ieee80211,
+        LinkKind::Prism,
+        LinkKind::Ppi,
+    ] {
         for n in 0..300 {
             let g: Vec<u8> = (0..n).map(|_| rng.next() as u8).collect();
             e.process(Ts::default(), kind, &g, n as u32, &mut NullSink);
@@ -80,17 +85,39 @@ fn hammer(file: &str, nets: Vec<plugsniff::wpa::handshake::NetworkSecret>, round
 
 #[test]
 fn mutated_ccmp_capture_never_panics() {
-    hammer("wpa2-psk-linksys.cap", vec![passphrase(Some("linksys"), "dictionary")], 40_000);
+    hammer(
+        "wpa2-psk-linksys.cap",
+        vec![passphrase(Some("linksys"), "dictionary")],
+        40_000,
+    );
 }
 
 #[test]
 fn mutated_tkip_capture_never_panics() {
-    hammer("wpa-psk-linksys.cap", vec![passphrase(Some("linksys"), "dictionary")], 40_000);
+    hammer(
+        "wpa-psk-linksys.cap",
+        vec![passphrase(Some("linksys"), "dictionary")],
+        40_000,
+    );
 }
 
 #[test]
 fn mutated_radiotap_and_prism_captures_never_panic() {
-    hammer("wpa-eap-tls.pcap", vec![pmk("a5001e18e0b3f792278825bc3abff72d7021d7c157b600470ef730e2490835d4")], 20_000);
-    hammer("wpa.cap", vec![passphrase(Some("test"), "biscotte")], 10_000);
-    hammer("n-02.cap", vec![passphrase(Some("Neheb"), "bo$$password")], 20_000);
+    hammer(
+        "wpa-eap-tls.pcap",
+        vec![pmk(
+            "a5001e18e0b3f792278825bc3abff72d7021d7c157b600470ef730e2490835d4",
+        )],
+        20_000,
+    );
+    hammer(
+        "wpa.cap",
+        vec![passphrase(Some("test"), "biscotte")],
+        10_000,
+    );
+    hammer(
+        "n-02.cap",
+        vec![passphrase(Some("Neheb"), "bo$$password")],
+        20_000,
+    );
 }

@@ -106,23 +106,42 @@ fn m2_m3_without_m1_still_decrypts() {
     assert_eq!(e.counters.decrypted, 30);
 }
 
-fn is_m1(kind: plugsniff::capture::link::LinkKind, f: &[u8]) -> bool {
-    use plugsniff::wire::{
-        dot11::Dot11,
-        eapol::{EapolKey, Message},
-        llc,
-    };
-    let l = plugsniff::capture::link::locate_dot11(kind, f).unwrap();
-    let Ok(d) = Dot11::new_checked(&f[l.start..l.end], l.data_pad) else {
-        return false;
-    };
-    if d.protected() || !d.is_data() {
-        return false;
+#[test]
+fn m3_m4_alone_is_reported_impossible() {
+    let Some(dir) = shared_captures() else { return };
+    let (kind, frames) = read_all(&dir.join("wpa2-psk-linksys.cap"));
+    let mut e = plugsniff::engine::Engine::new(vec![passphrase(Some("linksys"), "dictionary")]);
+    let mut c = Collect::default();
+    for (ts, len, f) in &frames {
+        if matches!(eapol_message(kind, f), Some(Message::M1 | Message::M2)) {
+            continue;
+        }
+        e.process(*ts, kind, f, *len, &mut c);
     }
-    let Some(s) = llc::parse_snap(d.body()) else {
-        return false;
-    };
-    matches!(EapolKey::new_checked(s.payload), Ok(Some(k)) if k.message() == Message::M1)
+    assert_eq!(e.counters.decrypted, 0);
+    let st = e
+        .tracker
+        .station(mac("00:0b:86:c2:a4:85"), mac("00:13:ce:55:98:ef"))
+        .unwrap();
+    assert_eq!(st.status, KeyStatus::NoSnonce);
+    assert!(st.status.describe().contains("SNonce"));
+}
+
+use plugsniff::wire::eapol::Message;
+
+fn is_m1(kind: plugsniff::capture::link::LinkKind, f: &[u8]) -> bool {
+    eapol_message(kind, f) == Some(Message::M1)
+}
+
+fn eapol_message(kind: plugsniff::capture::link::LinkKind, f: &[u8]) -> Option<Message> {
+    use plugsniff::wire::{dot11::Dot11, eapol::EapolKey, llc};
+    let l = plugsniff::capture::link::locate_dot11(kind, f).ok()?;
+    let d = Dot11::new_checked(&f[l.start..l.end], l.data_pad).ok()?;
+    if d.protected() || !d.is_data() {
+        return None;
+    }
+    let s = llc::parse_snap(d.body())?;
+    EapolKey::new_checked(s.payload).ok()?.map(|k| k.message())
 }
 
 #[test]
