@@ -18,7 +18,9 @@
 pub mod capture;
 pub mod ccmp;
 pub mod cli;
+pub mod decoders;
 pub mod engine;
+pub mod flows;
 pub mod output;
 pub mod tkip;
 pub mod wire;

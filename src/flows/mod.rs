@@ -1,0 +1,11 @@
+//! Flows: the transport layer above decrypted IP packets.
+//!
+//! - [`table`]: [`table::FlowKey`] (a canonical 5-tuple), the bounded
+//!   [`table::FlowTable`] with idle expiry, and who initiated each flow.
+//! - [`tcp`]: bounded per-direction TCP reassembly that hands decoders
+//!   in-order bytes and explicit gaps.
+//!
+//! Every structure here has a named cap and counts what it drops or evicts.
+
+pub mod table;
+pub mod tcp;
