@@ -503,7 +503,9 @@ mod tests {
         sni.push(0);
         sni.extend_from_slice(&(host.len() as u16).to_be_bytes());
         sni.extend_from_slice(host);
-        let alpn = [0, 12, 2, b'h', b'2', 8, b'h', b't', b't', b'p', b'/', b'1', b'.', b'1'];
+        let alpn = [
+            0, 12, 2, b'h', b'2', 8, b'h', b't', b't', b'p', b'/', b'1', b'.', b'1',
+        ];
         let mut exts = ext(0, &sni);
         exts.extend(ext(16, &alpn));
         exts.extend(ext(43, &[4, 0x03, 0x04, 0x03, 0x03]));

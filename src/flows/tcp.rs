@@ -242,7 +242,11 @@ impl TcpStream {
         if end <= offset {
             self.stats.duplicate_bytes += payload.len() as u64;
         } else {
-            let skip = if start < offset { (offset - start) as usize } else { 0 };
+            let skip = if start < offset {
+                (offset - start) as usize
+            } else {
+                0
+            };
             self.stats.duplicate_bytes += skip as u64;
             let data = &payload[skip..];
             let start = start.max(offset) as u64;
@@ -473,7 +477,10 @@ mod tests {
     fn in_order_after_syn() {
         let mut s = TcpStream::new();
         assert!(s.push_collect(1000, SYN, b"").is_empty());
-        assert_eq!(s.push_collect(1001, NONE, b"abc"), [E::Data(b"abc".to_vec())]);
+        assert_eq!(
+            s.push_collect(1001, NONE, b"abc"),
+            [E::Data(b"abc".to_vec())]
+        );
         assert_eq!(s.push_collect(1004, NONE, b"de"), [E::Data(b"de".to_vec())]);
         assert_eq!(s.push_collect(1006, FIN, b""), [E::Fin]);
         assert!(s.is_closed());
@@ -537,7 +544,10 @@ mod tests {
         let isn = u32::MAX - 2;
         s.push_collect(isn, SYN, b"");
         // First data byte at u32::MAX - 1; the segment crosses 2^32.
-        assert_eq!(data(&s.push_collect(isn.wrapping_add(1), NONE, b"abcd")), b"abcd");
+        assert_eq!(
+            data(&s.push_collect(isn.wrapping_add(1), NONE, b"abcd")),
+            b"abcd"
+        );
         assert_eq!(data(&s.push_collect(2, NONE, b"ef")), b"ef");
         // Out of order across the wrap.
         let mut t = TcpStream::new();

@@ -117,7 +117,9 @@ pub struct DeviceAnnouncement {
 /// The body's meaning.
 #[derive(Debug, Clone, PartialEq)]
 pub enum DiscoveryInfo {
-    Query { rsa_key: Option<RsaKeyInfo> },
+    Query {
+        rsa_key: Option<RsaKeyInfo>,
+    },
     Reply(Box<DeviceAnnouncement>),
     /// JSON, but neither shape.
     OtherJson,

@@ -152,7 +152,10 @@ pub enum Summary {
         err_msg: Option<String>,
     },
     /// A method this module has no summary for.
-    Raw { module: String, method: String },
+    Raw {
+        module: String,
+        method: String,
+    },
 }
 
 /// A parsed IOT message.
@@ -447,7 +450,8 @@ fn sysinfo(p: &Map<String, Value>) -> SysInfo {
 
 /// Normalises both emeter firmware dialects (python-kasa `EmeterStatus`).
 fn emeter(p: &Map<String, Value>) -> EmeterReading {
-    let pick = |v1: &str, v2: &str, scale: f64| num(p, v1).or_else(|| num(p, v2).map(|x| x * scale));
+    let pick =
+        |v1: &str, v2: &str, scale: f64| num(p, v1).or_else(|| num(p, v2).map(|x| x * scale));
     EmeterReading {
         power_w: pick("power", "power_mw", 1e-3),
         voltage_v: pick("voltage", "voltage_mv", 1e-3),
@@ -559,9 +563,8 @@ mod tests {
     #[test]
     fn cloud_bind_leaks_credentials() {
         // softScheck tplink-smarthome-commands.txt, "Connect with Cloud account".
-        let q = parse(
-            r#"{"cnCloud":{"bind":{"username":"alice@example.com","password":"secret"}}}"#,
-        );
+        let q =
+            parse(r#"{"cnCloud":{"bind":{"username":"alice@example.com","password":"secret"}}}"#);
         assert!(q.leaks_credentials());
         assert_eq!(
             q.summary,
@@ -575,7 +578,9 @@ mod tests {
 
     #[test]
     fn wifi_setup_leaks_credentials() {
-        let q = parse(r#"{"netif":{"set_stainfo":{"ssid":"home","password":"hunter22","key_type":3}}}"#);
+        let q = parse(
+            r#"{"netif":{"set_stainfo":{"ssid":"home","password":"hunter22","key_type":3}}}"#,
+        );
         assert!(matches!(
             &q.summary[0],
             Summary::CredentialLeak { source: CredentialSource::WifiStaInfo, username, password }
@@ -637,9 +642,14 @@ mod tests {
         assert!(r.methods.is_empty());
         assert!(matches!(
             &r.summary[0],
-            Summary::Error { method: None, err_code: -1, .. }
+            Summary::Error {
+                method: None,
+                err_code: -1,
+                ..
+            }
         ));
-        let r = parse(r#"{"system":{"get_sysinfo":{"err_code":-2,"err_msg":"member not support"}}}"#);
+        let r =
+            parse(r#"{"system":{"get_sysinfo":{"err_code":-2,"err_msg":"member not support"}}}"#);
         assert!(matches!(
             &r.summary[0],
             Summary::Error { method: Some(m), err_code: -2, .. } if m == "get_sysinfo"
@@ -653,7 +663,8 @@ mod tests {
             }]
         );
         // Strip child context is not a module.
-        let q = parse(r#"{"context":{"child_ids":["01"]},"system":{"set_relay_state":{"state":1}}}"#);
+        let q =
+            parse(r#"{"context":{"child_ids":["01"]},"system":{"set_relay_state":{"state":1}}}"#);
         assert_eq!(q.methods, [("system".into(), "set_relay_state".into())]);
     }
 
