@@ -114,7 +114,7 @@ impl Default for Scenario {
             router_ip: [192, 168, 0, 1],
             // A phone with a locally administered (randomised) MAC, as
             // Android and iOS use per network.
-            phone: mac("da:a1:19:5e:42:7c"),
+            phone: mac("a6:0c:4f:2d:91:7e"),
             phone_ip: [192, 168, 0, 23],
             plugs: [
                 Plug {
@@ -287,6 +287,8 @@ struct Air<'a> {
     replay_ctr: HashMap<MacAddr, u64>,
     /// Index in `out` of frames kept for the retransmission and replay.
     marks: Vec<usize>,
+    /// Indices of frames that carry TCP/UDP port 9999.
+    marks_9999: Vec<usize>,
 }
 
 impl<'a> Air<'a> {
@@ -308,6 +310,7 @@ impl<'a> Air<'a> {
             gtk,
             replay_ctr: HashMap::new(),
             marks: Vec::new(),
+            marks_9999: Vec::new(),
         }
     }
 
@@ -334,6 +337,14 @@ impl<'a> Air<'a> {
 
     /// Puts one 802.11 frame on the air at the current time, then advances
     /// the clock by its airtime plus SIFS/ACK.
+    /// Counts `llc` in the manifest if it carries port 9999 (frame `i`).
+    fn note(&mut self, i: usize, llc: &[u8]) {
+        if ports_of_llc(llc).is_some_and(|(s, d)| s == 9999 || d == 9999) {
+            self.m.port_9999 += 1;
+            self.marks_9999.push(i);
+        }
+    }
+
     fn emit(&mut self, tx: MacAddr, rate: u8, dot11: Vec<u8>) -> usize {
         let r = Radio {
             freq: 2407 + 5 * u16::from(self.sc.channel),
@@ -417,7 +428,9 @@ impl<'a> Air<'a> {
             }
             None => [h, llc.to_vec()].concat(),
         };
-        self.emit(tx, 108, f)
+        let i = self.emit(tx, 108, f);
+        self.note(i, llc);
+        i
     }
 
     /// The AP's broadcast copy of a group-addressed MSDU from `sa`, under the GTK.
@@ -438,7 +451,9 @@ impl<'a> Air<'a> {
         self.m.group += 1;
         let f = frames::protect(&gtk, &h, pn, key_id, llc);
         // Group frames go out at a basic rate.
-        self.emit(ap, 12, f)
+        let i = self.emit(ap, 12, f);
+        self.note(i, llc);
+        i
     }
 
     /// Sends an Ethernet-style MSDU from `src` to `dst` across the BSS: one
@@ -447,9 +462,6 @@ impl<'a> Air<'a> {
     /// of the last frame emitted.
     fn send(&mut self, src: MacAddr, dst: MacAddr, etype: u16, payload: &[u8]) -> usize {
         let llc = frames::llc_snap(etype, payload);
-        let is_9999 =
-            etype == ethertype::IPV4 && ports(payload).is_some_and(|(s, d)| s == 9999 || d == 9999);
-        let before = self.out.len();
         let last = if dst.is_group() {
             if self.is_sta(src) {
                 self.hop(Dir::ToDs, src, dst, &llc, TID_DATA);
@@ -465,9 +477,6 @@ impl<'a> Air<'a> {
         } else {
             self.hop(Dir::FromDs, dst, src, &llc, TID_DATA)
         };
-        if is_9999 {
-            self.m.port_9999 += self.out.len() - before;
-        }
         last
     }
 
@@ -487,12 +496,12 @@ impl<'a> Air<'a> {
         }
         self.m.protected += 1;
         let tx = MacAddr::from_slice(&d[10..16]);
-        let p = ports_of_llc(&d[26 + 8..]);
-        // A replay is a copy, not a fresh capture of the radio: same rate.
-        self.emit(tx, 108, d);
-        if p.is_some_and(|(s, dp)| s == 9999 || dp == 9999) {
+        // The plaintext is not at hand here; the port is looked up where the
+        // original was sent.
+        if self.marks_9999.contains(&i) {
             self.m.port_9999 += 1;
         }
+        self.emit(tx, 108, d);
     }
 
     fn eapol(&mut self, dir: Dir, sta: MacAddr, frame: Vec<u8>) {
