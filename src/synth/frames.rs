@@ -179,6 +179,7 @@ pub fn mgmt_header(subtype: u8, da: MacAddr, sa: MacAddr, bssid: MacAddr, seq: u
     v
 }
 
+#[allow(clippy::too_many_arguments)]
 fn beacon_like(
     subtype: u8,
     da: MacAddr,

@@ -462,7 +462,7 @@ impl<'a> Air<'a> {
     /// of the last frame emitted.
     fn send(&mut self, src: MacAddr, dst: MacAddr, etype: u16, payload: &[u8]) -> usize {
         let llc = frames::llc_snap(etype, payload);
-        let last = if dst.is_group() {
+        if dst.is_group() {
             if self.is_sta(src) {
                 self.hop(Dir::ToDs, src, dst, &llc, TID_DATA);
                 self.pause(150, 400);
@@ -476,8 +476,7 @@ impl<'a> Air<'a> {
             self.hop(Dir::ToDs, src, dst, &llc, TID_DATA)
         } else {
             self.hop(Dir::FromDs, dst, src, &llc, TID_DATA)
-        };
-        last
+        }
     }
 
     /// Re-emits frame `i` now, with the Retry bit (a retransmission) or
