@@ -79,7 +79,8 @@ fn engine_decrypts_all_but_the_replay() {
     assert_eq!(c.dropped_total(), 1, "{c:?}");
     assert_eq!(c.decrypted_group as usize, m.group);
     // Pinned, so a change to the scenario is a visible change here too.
-    assert_eq!((c.read, c.decrypted, c.decrypted_group), (147, 75, 4));
+    assert_eq!((c.read, c.decrypted, c.decrypted_group), (148, 76, 4));
+    assert_eq!(m.amsdu, 1);
     for sta in stations(&sc) {
         let st = e.tracker.station(sc.ap, sta).expect("station seen");
         assert_eq!(st.status, KeyStatus::Confirmed, "{sta}");
@@ -219,6 +220,15 @@ fn tshark_decrypts_the_same_frames() {
             r#"tls.handshake.extensions_server_name == "n-devs.tplinkcloud.com""#
         ),
         1
+    );
+    assert_eq!(
+        tshark_count(
+            &path,
+            &sc.passphrase,
+            &sc.ssid,
+            "wlan.qos.amsdupresent == 1"
+        ),
+        m.amsdu
     );
     // The filter really tells decrypted from not: a wrong passphrase gives 0.
     assert_eq!(

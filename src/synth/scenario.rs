@@ -24,7 +24,8 @@
 //! 7. plug 2: DNS query/answer for `n-devs.tplinkcloud.com`, TCP to
 //!    52.57.x.x:50443 and a TLS 1.2 ClientHello with that SNI;
 //! 8. a group-key rekey (G1/G2 inside CCMP to every station, new GTK with
-//!    key ID 2) and a broadcast ARP under the new GTK.
+//!    key ID 2), a broadcast ARP under the new GTK, and a DNS query from the
+//!    phone whose answer the AP sends in one A-MSDU with its ARP reply.
 //!
 //! Station-to-station frames cross the air twice (STA → AP with ToDS, then
 //! AP → STA with FromDS), each hop encrypted under its own link's PTK, as in
@@ -181,6 +182,8 @@ pub struct Manifest {
     pub eapol: usize,
     /// Data frames carrying TCP or UDP port 9999 (each hop counted).
     pub port_9999: usize,
+    /// A-MSDU frames (each holding two MSDUs).
+    pub amsdu: usize,
 }
 
 /// Frames plus their manifest.
@@ -431,6 +434,31 @@ impl<'a> Air<'a> {
         let i = self.emit(tx, 108, f);
         self.note(i, llc);
         i
+    }
+
+    /// One A-MSDU from the AP to `sta` (A-MSDU Present set, A3 = BSSID),
+    /// under the station's PTK: `msdus` are (DA, SA, LLC-framed MSDU).
+    fn amsdu_down(&mut self, sta: MacAddr, msdus: &[(MacAddr, MacAddr, &[u8])]) -> usize {
+        let ap = self.sc.ap;
+        let seq = self.next_seq(ap);
+        let opts = DataOpts {
+            tid: TID_DATA,
+            amsdu: true,
+            ..DataOpts::default()
+        };
+        let h = frames::data_header(Dir::FromDs, sta, ap, ap, seq, opts);
+        let body = frames::amsdu(msdus);
+        let tk = self.ptk.get(&sta).map(|p| *p.tk.key16());
+        let f = match tk {
+            Some(tk) => {
+                let pn = self.next_pn(ap, sta);
+                self.m.protected += 1;
+                frames::protect(&tk, &h, pn, 0, &body)
+            }
+            None => [h, body].concat(),
+        };
+        self.m.amsdu += 1;
+        self.emit(ap, 108, f)
     }
 
     /// The AP's broadcast copy of a group-addressed MSDU from `sa`, under the GTK.
@@ -872,8 +900,25 @@ pub fn build(sc: &Scenario) -> Capture {
     let req = frames::arp(1, phone, sc.phone_ip, MacAddr([0; 6]), sc.router_ip);
     air.send(phone, MacAddr::BROADCAST, ethertype::ARP, &req);
     air.pause(1_000, 3_000);
-    let rep = frames::arp(2, ap, sc.router_ip, phone, sc.phone_ip);
-    air.send(ap, phone, ethertype::ARP, &rep);
+    air.pause(1_000, 3_000);
+    // The phone also asks for the Kasa app's cloud endpoint; the AP
+    // aggregates its ARP reply and the DNS answer into one A-MSDU.
+    let dns_id = air.rng.next_u64() as u16;
+    let dport = air.rng.range(1_024, 65_000) as u16;
+    let q = frames::dns_query(dns_id, "wap.tplinkcloud.com");
+    let pkt = frames::ipv4_udp(sc.phone_ip, sc.router_ip, 64, dport, 53, &q);
+    air.send(phone, ap, ethertype::IPV4, &pkt);
+    air.pause(8_000, 20_000);
+    let rep = frames::llc_snap(
+        ethertype::ARP,
+        &frames::arp(2, ap, sc.router_ip, phone, sc.phone_ip),
+    );
+    let a = frames::dns_answer(dns_id, "wap.tplinkcloud.com", [3, 120, 58, 77], 60);
+    let ans = frames::llc_snap(
+        ethertype::IPV4,
+        &frames::ipv4_udp(sc.router_ip, sc.phone_ip, 64, 53, dport, &a),
+    );
+    air.amsdu_down(phone, &[(phone, ap, &rep), (phone, ap, &ans)]);
     air.wait(250_000);
 
     air.m.frames = air.out.len();
