@@ -13,6 +13,9 @@
 //!    per-station counters and one [`engine::DropReason`] for every frame not passed on.
 //! 6. [`output`] writes what comes out (decrypted pcap, key export, summaries).
 //! 7. [`cli`] is the command line; `main.rs` only calls [`cli::run`].
+//!
+//! [`synth`] goes the other way: it emits frames, handshakes and whole captures
+//! for tests, benches and `captures/`.
 #![deny(unsafe_code)]
 
 pub mod capture;
@@ -22,6 +25,7 @@ pub mod decoders;
 pub mod engine;
 pub mod flows;
 pub mod output;
+pub mod synth;
 pub mod tkip;
 pub mod wire;
 pub mod wpa;

@@ -6,6 +6,7 @@
 pub mod config;
 pub mod decrypt;
 pub mod secrets;
+pub mod synth;
 
 use std::process::ExitCode;
 
@@ -29,6 +30,8 @@ pub struct Cli {
 pub enum Command {
     /// Decrypt a capture file into a pcap Wireshark opens without keys.
     Decrypt(decrypt::DecryptArgs),
+    /// Generate synthetic captures (deterministic; for tests and demos).
+    Synth(synth::SynthArgs),
 }
 
 /// Where keys come from: a config file, the environment, or a prompt.
@@ -65,6 +68,7 @@ pub fn run() -> ExitCode {
         .try_init();
     let res = match cli.cmd {
         Command::Decrypt(a) => decrypt::run(a),
+        Command::Synth(a) => synth::run(a),
     };
     match res {
         Ok(()) => ExitCode::SUCCESS,

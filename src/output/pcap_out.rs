@@ -17,6 +17,8 @@ use crate::wire::llc;
 
 pub const LINKTYPE_ETHERNET: u32 = 1;
 pub const LINKTYPE_IEEE802_11: u32 = 105;
+/// 802.11 with a radiotap header (what monitor-mode captures use).
+pub const LINKTYPE_IEEE802_11_RADIOTAP: u32 = 127;
 /// Largest record written (the longest A-MSDU plus headers).
 pub const SNAPLEN: u32 = 65_535;
 
