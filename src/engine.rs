@@ -175,6 +175,10 @@ pub struct Msdu<'a> {
     pub decrypted: bool,
     pub retransmit: bool,
     pub tid: u8,
+    /// 802.11 direction bits of the frame that carried it: a ToDS MSDU for
+    /// another station of the BSS comes again FromDS when the AP relays it.
+    pub to_ds: bool,
+    pub from_ds: bool,
 }
 
 /// One MPDU handed to the sinks: the 802.11 frame with the Protected bit
@@ -458,6 +462,7 @@ impl Engine {
         let ra = d.addr1();
         let bssid = d.bssid();
         let tid = d.tid();
+        let (to_ds, from_ds) = (d.to_ds(), d.from_ds());
         let mut one = |eng: &mut Engine, da: MacAddr, sa: MacAddr, llc_body: &[u8]| {
             if let Some(snap) = llc::parse_snap(llc_body) {
                 if snap.ethertype == ethertype::EAPOL && !retransmit {
@@ -479,6 +484,8 @@ impl Engine {
                 decrypted,
                 retransmit,
                 tid,
+                to_ds,
+                from_ds,
             });
         };
         if d.amsdu() {

@@ -27,5 +27,6 @@ pub mod flows;
 pub mod output;
 pub mod synth;
 pub mod tkip;
+pub mod watch;
 pub mod wire;
 pub mod wpa;

@@ -46,13 +46,30 @@ pub struct RawFrame<'a> {
 pub struct FileSource {
     cap: pcap::Capture<pcap::Offline>,
     path: String,
+    /// The 802.11 link kind; `LinkKind::Ieee80211` placeholder when `plain`.
     pub kind: LinkKind,
     pub dlt: i32,
+    /// A non-802.11 link type (Ethernet, SLL, raw IP…) opened by [`FileSource::open_any`].
+    pub plain: bool,
     frames: u64,
 }
 
 impl FileSource {
+    /// Opens an 802.11 capture (radiotap, 802.11, Prism, PPI).
     pub fn open(path: &str) -> Result<FileSource, CaptureError> {
+        Self::open_with(path, |_| false)
+    }
+
+    /// Opens an 802.11 capture, or one of a plain link type `plain_ok` accepts
+    /// (a wired tap: Ethernet, Linux cooked, null/loopback, raw IP).
+    pub fn open_any(
+        path: &str,
+        plain_ok: impl Fn(i32) -> bool,
+    ) -> Result<FileSource, CaptureError> {
+        Self::open_with(path, plain_ok)
+    }
+
+    fn open_with(path: &str, plain_ok: impl Fn(i32) -> bool) -> Result<FileSource, CaptureError> {
         // libpcap reads a FIFO or /dev/stdin like a file; no raw fd needed.
         let real: &Path = if path == "-" {
             Path::new("/dev/stdin")
@@ -64,7 +81,13 @@ impl FileSource {
             msg: e.to_string(),
         })?;
         let dl = cap.get_datalink();
-        let kind = LinkKind::from_dlt(dl.0).ok_or_else(|| CaptureError::UnsupportedLink {
+        let plain = LinkKind::from_dlt(dl.0).is_none() && plain_ok(dl.0);
+        let kind = if plain {
+            Some(LinkKind::Ieee80211)
+        } else {
+            LinkKind::from_dlt(dl.0)
+        };
+        let kind = kind.ok_or_else(|| CaptureError::UnsupportedLink {
             path: path.to_string(),
             dlt: dl.0,
             name: dl
@@ -80,6 +103,7 @@ impl FileSource {
             path: path.to_string(),
             kind,
             dlt: dl.0,
+            plain,
             frames: 0,
         })
     }

@@ -7,6 +7,7 @@ pub mod config;
 pub mod decrypt;
 pub mod secrets;
 pub mod synth;
+pub mod watch;
 
 use std::process::ExitCode;
 
@@ -32,6 +33,8 @@ pub enum Command {
     Decrypt(decrypt::DecryptArgs),
     /// Generate synthetic captures (deterministic; for tests and demos).
     Synth(synth::SynthArgs),
+    /// Decrypt and decode: what the phone app tells the plugs, what they answer.
+    Watch(watch::WatchArgs),
 }
 
 /// Where keys come from: a config file, the environment, or a prompt.
@@ -69,6 +72,7 @@ pub fn run() -> ExitCode {
     let res = match cli.cmd {
         Command::Decrypt(a) => decrypt::run(a),
         Command::Synth(a) => synth::run(a),
+        Command::Watch(a) => watch::run(a),
     };
     match res {
         Ok(()) => ExitCode::SUCCESS,

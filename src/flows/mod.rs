@@ -7,5 +7,8 @@
 //!
 //! Every structure here has a named cap and counts what it drops or evicts.
 
+pub mod ip;
+pub mod names;
+pub mod oui;
 pub mod table;
 pub mod tcp;

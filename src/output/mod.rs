@@ -2,6 +2,9 @@
 //!
 //! Only this module formats what the engine produced for people or programs.
 
+pub mod event;
 pub mod keys_out;
+pub mod live;
 pub mod pcap_out;
 pub mod summary;
+pub mod watch_summary;

@@ -1,0 +1,1123 @@
+//! `watch`: from frames to what the plugs say.
+//!
+//! [`Watcher`] owns everything after capture for one run: the decryption
+//! [`Engine`] (802.11 inputs), then, for every MSDU or plain Ethernet/IP frame,
+//! name learning (ARP, DHCP, DNS), the flow table with TCP reassembly, the
+//! decoders (TP-Link XOR on TCP/UDP 9999, TDP on UDP 20002, TLS metadata on
+//! the cloud ports), the device inventory, and the [`Event`]s it emits.
+//!
+//! Ordering: events come out in capture order of the packet that completed
+//! them. Bounds: the flow table ([`MAX_FLOWS`], idle expiry [`IDLE_TIMEOUT`]),
+//! the decoders' own caps, the name table's and the inventory's.
+
+pub mod inventory;
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use crate::capture::link::LinkKind;
+use crate::decoders::Direction;
+use crate::decoders::tls_meta::TlsSession;
+use crate::decoders::tplink::discovery::{self, CrcStatus, DiscoveryInfo};
+use crate::decoders::tplink::message::{
+    CredentialSource, Kind, RelayState, Summary, TplinkMessage,
+};
+use crate::decoders::tplink::parser::decode_udp;
+use crate::decoders::tplink::session::{SessionEvent, TplinkSession};
+use crate::engine::{Engine, Msdu, Sink, Ts};
+use crate::flows::ip::{self, IpPacket, L4};
+use crate::flows::names::NameTable;
+use crate::flows::table::{Flow, FlowTable, InitiatorSource, PROTO_TCP};
+use crate::flows::tcp::{StreamEvent, TcpFlags};
+use crate::output::event::*;
+use crate::wire::MacAddr;
+use crate::wire::llc;
+use crate::wpa::handshake::{HsEvent, NetworkSecret};
+use inventory::{Inventory, Role};
+
+pub const MAX_FLOWS: usize = 65_536;
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(300);
+/// TCP ports of the TP-Link cloud link (python-kasa; seen from HS1xx firmware).
+pub const CLOUD_PORTS: [u16; 2] = [50443, 443];
+const XOR_PORT: u16 = 9999;
+
+/// Options of a watch run.
+#[derive(Debug, Clone, Default)]
+pub struct WatchOptions {
+    /// Show passwords found in the clear instead of masking them.
+    pub show_secrets: bool,
+}
+
+/// Counters of the layers after decryption.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct WatchStats {
+    pub msdus: u64,
+    /// MSDUs the AP relayed between two stations (second copy, not decoded again).
+    pub relayed_duplicates: u64,
+    pub ip_packets: u64,
+    pub not_ip: u64,
+    pub ip_malformed: u64,
+    pub ip_fragments: u64,
+    pub tcp_segments: u64,
+    pub udp_datagrams: u64,
+    pub flows_refused: u64,
+    pub flows_expired: u64,
+    pub tplink_messages: u64,
+    pub tplink_undecodable: u64,
+    pub tplink_desyncs: u64,
+    pub discovery: u64,
+    pub tls_flows: u64,
+    pub credential_leaks: u64,
+}
+
+#[derive(Default)]
+enum App {
+    #[default]
+    Unknown,
+    Tplink(Box<TplinkSession>),
+    Tls(Box<TlsFlow>),
+    Other,
+}
+
+struct TlsFlow {
+    session: TlsSession,
+    announced: bool,
+    last_up: Option<Duration>,
+    intervals: (f64, u64),
+}
+
+/// Decoder state of one flow.
+#[derive(Default)]
+pub struct FlowState {
+    app: App,
+    /// Which side is the server, by well-known port (else the initiator).
+    server_dir: Option<crate::flows::table::Dir>,
+    client_mac: Option<MacAddr>,
+    server_mac: Option<MacAddr>,
+    /// Request times, oldest first, to compute response latency.
+    request_ts: std::collections::VecDeque<Ts>,
+}
+
+/// The whole watch pipeline after capture.
+pub struct Watcher {
+    pub engine: Engine,
+    pub names: NameTable,
+    flows: FlowTable<FlowState>,
+    pub inventory: Inventory,
+    pub stats: WatchStats,
+    opts: WatchOptions,
+    events: Vec<Event>,
+    last_expire: Duration,
+    relay: RelayFilter,
+}
+
+struct MsduSink<'a> {
+    w: &'a mut WatchCore<'a>,
+}
+
+/// MSDUs a station sent to the AP (ToDS) recently, to recognise the copy the
+/// AP relays to another station of the same BSS (FromDS): the same packet
+/// crossing the air twice, each time under a different key.
+#[derive(Default)]
+pub struct RelayFilter {
+    recent: std::collections::VecDeque<(u64, Duration)>,
+}
+
+impl RelayFilter {
+    pub const WINDOW: Duration = Duration::from_secs(2);
+    pub const CAPACITY: usize = 256;
+
+    fn key(m: &Msdu<'_>) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        m.sa.hash(&mut h);
+        m.da.hash(&mut h);
+        m.llc.hash(&mut h);
+        h.finish()
+    }
+
+    /// True when `m` is the AP's relay of an MSDU already seen going ToDS.
+    fn is_relay(&mut self, m: &Msdu<'_>) -> bool {
+        let now = dur(m.ts);
+        while self
+            .recent
+            .front()
+            .is_some_and(|(_, t)| now.saturating_sub(*t) > Self::WINDOW)
+        {
+            self.recent.pop_front();
+        }
+        let k = Self::key(m);
+        if m.to_ds && !m.from_ds {
+            if self.recent.len() >= Self::CAPACITY {
+                self.recent.pop_front();
+            }
+            self.recent.push_back((k, now));
+            return false;
+        }
+        if m.from_ds && !m.to_ds {
+            if let Some(i) = self.recent.iter().position(|(h, _)| *h == k) {
+                self.recent.remove(i);
+                return true;
+            }
+        }
+        false
+    }
+}
+
+/// Borrowed parts of the watcher that the engine's sink needs.
+struct WatchCore<'a> {
+    names: &'a mut NameTable,
+    flows: &'a mut FlowTable<FlowState>,
+    inventory: &'a mut Inventory,
+    stats: &'a mut WatchStats,
+    opts: &'a WatchOptions,
+    events: &'a mut Vec<Event>,
+    last_expire: &'a mut Duration,
+    relay: &'a mut RelayFilter,
+}
+
+impl Sink for MsduSink<'_> {
+    fn msdu(&mut self, m: &Msdu<'_>) {
+        if m.retransmit {
+            return; // a MAC retransmission repeats an MSDU already handed on
+        }
+        self.w.stats.msdus += 1;
+        if self.w.relay.is_relay(m) {
+            self.w.stats.relayed_duplicates += 1;
+            return;
+        }
+        if let Some(s) = llc::parse_snap(m.llc) {
+            self.w
+                .on_l2(m.ts, Some(m.sa), Some(m.da), s.ethertype, s.payload);
+        }
+    }
+    fn handshake(&mut self, ts: Ts, bssid: MacAddr, sta: MacAddr, ev: &HsEvent) {
+        let (message, outcome) = match ev {
+            HsEvent::PairwiseInstalled { via } => {
+                (via.to_string(), "pairwise key confirmed".to_string())
+            }
+            HsEvent::GroupInstalled { key_id } => {
+                ("group".to_string(), format!("group key {key_id} installed"))
+            }
+            HsEvent::Failed(s) => ("handshake".to_string(), s.describe()),
+            _ => return,
+        };
+        self.w.events.push(Event {
+            ts,
+            body: EventBody::Handshake(HandshakeEvent {
+                bssid: bssid.to_string(),
+                sta: sta.to_string(),
+                message,
+                outcome,
+            }),
+        });
+    }
+}
+
+fn dur(ts: Ts) -> Duration {
+    Duration::from_secs(ts.sec.max(0) as u64)
+        + Duration::from_micros(u64::from(ts.usec.min(999_999)))
+}
+
+impl Watcher {
+    pub fn new(networks: Vec<NetworkSecret>, opts: WatchOptions) -> Self {
+        Watcher {
+            engine: Engine::new(networks),
+            names: NameTable::new(),
+            flows: FlowTable::new(MAX_FLOWS, IDLE_TIMEOUT),
+            inventory: Inventory::default(),
+            stats: WatchStats::default(),
+            opts,
+            events: Vec::new(),
+            last_expire: Duration::ZERO,
+            relay: RelayFilter::default(),
+        }
+    }
+
+    fn core(&mut self) -> WatchCore<'_> {
+        WatchCore {
+            names: &mut self.names,
+            flows: &mut self.flows,
+            inventory: &mut self.inventory,
+            stats: &mut self.stats,
+            opts: &self.opts,
+            events: &mut self.events,
+            last_expire: &mut self.last_expire,
+            relay: &mut self.relay,
+        }
+    }
+
+    /// An 802.11 frame (radiotap, Prism, PPI or plain 802.11).
+    pub fn process_80211(&mut self, ts: Ts, kind: LinkKind, raw: &[u8], orig_len: u32) {
+        let mut core = WatchCore {
+            names: &mut self.names,
+            flows: &mut self.flows,
+            inventory: &mut self.inventory,
+            stats: &mut self.stats,
+            opts: &self.opts,
+            events: &mut self.events,
+            last_expire: &mut self.last_expire,
+            relay: &mut self.relay,
+        };
+        let mut sink = MsduSink { w: &mut core };
+        self.engine.process(ts, kind, raw, orig_len, &mut sink);
+    }
+
+    /// A frame of a plain (non-802.11) link type: Ethernet, SLL, null, raw IP.
+    pub fn process_plain(&mut self, ts: Ts, dlt: i32, raw: &[u8]) {
+        match ip::parse_link(dlt, raw) {
+            Ok(f) => {
+                let mut core = self.core();
+                core.stats.msdus += 1;
+                core.on_l2(ts, f.src_mac, f.dst_mac, f.ethertype, f.payload);
+            }
+            Err(_) => self.stats.ip_malformed += 1,
+        }
+    }
+
+    /// Events produced so far (drained).
+    pub fn drain_events(&mut self) -> std::vec::Drain<'_, Event> {
+        self.events.drain(..)
+    }
+
+    /// End of input: close every flow (final cloud-link summaries).
+    pub fn finish(&mut self) {
+        let far = Duration::MAX;
+        let mut core = self.core();
+        core.expire(far);
+    }
+
+    pub fn flow_count(&self) -> usize {
+        self.flows.len()
+    }
+
+    pub fn flow_stats(&self) -> crate::flows::table::TableStats {
+        *self.flows.stats()
+    }
+}
+
+fn sock(s: SocketAddr) -> String {
+    s.to_string()
+}
+
+impl WatchCore<'_> {
+    fn on_l2(
+        &mut self,
+        ts: Ts,
+        src_mac: Option<MacAddr>,
+        dst_mac: Option<MacAddr>,
+        ethertype: u16,
+        payload: &[u8],
+    ) {
+        if ethertype == llc::ethertype::ARP {
+            if let Some(a) = ip::parse_arp(payload) {
+                self.names.on_arp(&a);
+            }
+            return;
+        }
+        let pkt = match ip::parse_ip_ethertype(ethertype, payload) {
+            Ok(Some(p)) => p,
+            Ok(None) => {
+                self.stats.not_ip += 1;
+                return;
+            }
+            Err(_) => {
+                self.stats.ip_malformed += 1;
+                return;
+            }
+        };
+        self.stats.ip_packets += 1;
+        if pkt.fragment {
+            self.stats.ip_fragments += 1;
+            return;
+        }
+        if let Some(m) = src_mac {
+            if is_local(pkt.src) {
+                self.names.learn_ip_mac(pkt.src, m);
+            }
+        }
+        let now = dur(ts);
+        if now > *self.last_expire + Duration::from_secs(10) {
+            self.expire(now);
+            *self.last_expire = now;
+        }
+        match pkt.l4 {
+            L4::Tcp {
+                src_port,
+                dst_port,
+                seq,
+                flags,
+                payload,
+                ..
+            } => {
+                self.stats.tcp_segments += 1;
+                self.on_tcp(
+                    ts, src_mac, dst_mac, &pkt, src_port, dst_port, seq, flags, payload,
+                );
+            }
+            L4::Udp {
+                src_port,
+                dst_port,
+                payload,
+            } => {
+                self.stats.udp_datagrams += 1;
+                self.on_udp(ts, src_mac, dst_mac, &pkt, src_port, dst_port, payload);
+            }
+            _ => {}
+        }
+    }
+
+    fn mac_of(&self, ip: IpAddr, seen: Option<MacAddr>) -> Option<MacAddr> {
+        // A frame's own MAC is the truth on the LAN; a remote address's MAC
+        // is the router's, so only local addresses are named by MAC.
+        if !is_local(ip) {
+            return None;
+        }
+        seen.filter(|m| !m.is_group())
+            .or_else(|| self.names.mac_for_ip(ip))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn on_udp(
+        &mut self,
+        ts: Ts,
+        src_mac: Option<MacAddr>,
+        dst_mac: Option<MacAddr>,
+        pkt: &IpPacket<'_>,
+        sport: u16,
+        dport: u16,
+        payload: &[u8],
+    ) {
+        let src = SocketAddr::new(pkt.src, sport);
+        let dst = SocketAddr::new(pkt.dst, dport);
+        if (sport == 67 || sport == 68) && (dport == 67 || dport == 68) {
+            self.names.on_dhcp(src_mac, payload);
+            return;
+        }
+        if sport == 53 {
+            self.names.on_dns(payload);
+            return;
+        }
+        if sport == XOR_PORT || dport == XOR_PORT {
+            let response = sport == XOR_PORT;
+            let device_mac = if response {
+                self.mac_of(pkt.src, src_mac)
+            } else {
+                self.mac_of(pkt.dst, dst_mac)
+            };
+            let ctl_mac = if response {
+                self.mac_of(pkt.dst, dst_mac)
+            } else {
+                self.mac_of(pkt.src, src_mac)
+            };
+            match decode_udp(payload)
+                .map_err(|e| format!("{e:?}"))
+                .and_then(|plain| TplinkMessage::parse(&plain).map_err(|e| format!("{e:?}")))
+            {
+                Ok(msg) => {
+                    let ip = if response { pkt.src } else { pkt.dst };
+                    self.message(
+                        ts, "udp", src, dst, response, device_mac, ctl_mac, ip, &msg, None,
+                    );
+                }
+                Err(reason) => {
+                    self.stats.tplink_undecodable += 1;
+                    self.events.push(Event {
+                        ts,
+                        body: EventBody::Undecodable(UndecodableEvent {
+                            protocol: "tplink-smarthome",
+                            src: sock(src),
+                            dst: sock(dst),
+                            reason,
+                        }),
+                    });
+                }
+            }
+            return;
+        }
+        if sport == discovery::TDP_PORT || dport == discovery::TDP_PORT {
+            let Ok(m) = discovery::parse_tdp(payload) else {
+                return;
+            };
+            self.stats.discovery += 1;
+            let reply = sport == discovery::TDP_PORT;
+            let device = if reply {
+                self.mac_of(pkt.src, src_mac)
+            } else {
+                None
+            };
+            let mut summary = Vec::new();
+            match &m.info {
+                DiscoveryInfo::Query { rsa_key } => {
+                    summary.push("discovery query".to_string());
+                    if rsa_key.is_some() {
+                        summary.push(
+                            "carries the app's RSA public key (replies are RSA-encrypted to it)"
+                                .into(),
+                        );
+                    }
+                }
+                DiscoveryInfo::Reply(a) => {
+                    let mut s = String::from("device announces");
+                    for (k, v) in [
+                        ("model", &a.device_model),
+                        ("type", &a.device_type),
+                        ("mac", &a.mac),
+                        ("ip", &a.ip),
+                        ("encryption", &a.encrypt_type),
+                    ] {
+                        if let Some(v) = v {
+                            s.push_str(&format!(" {k}={v}"));
+                        }
+                    }
+                    if let Some(p) = a.http_port {
+                        s.push_str(&format!(" http_port={p}"));
+                    }
+                    summary.push(s);
+                    if a.encrypt_info.is_some() {
+                        summary.push(
+                            "encrypt_info: RSA-encrypted, not decryptable by an observer".into(),
+                        );
+                    }
+                    if let Some(mac) = device {
+                        if let Some(d) = self.inventory.touch(mac, Role::Plug, ts) {
+                            d.protocols.insert("tdp");
+                            d.ip = Some(pkt.src);
+                            if a.device_model.is_some() {
+                                d.model.clone_from(&a.device_model);
+                            }
+                            if let Some(e) = &a.encrypt_type {
+                                d.notes.insert(format!("local protocol: {e}"));
+                            }
+                        }
+                    }
+                }
+                DiscoveryInfo::OtherJson => summary.push("TDP JSON of unknown shape".into()),
+                DiscoveryInfo::Empty => summary.push("empty discovery query".into()),
+                DiscoveryInfo::NotJson => summary.push("body is not JSON (encrypted?)".into()),
+            }
+            let mut json = m.json.clone();
+            if let (Some(j), false) = (json.as_mut(), self.opts.show_secrets) {
+                mask_secrets(j);
+            }
+            self.events.push(Event {
+                ts,
+                body: EventBody::Discovery(DiscoveryEvent {
+                    protocol: "tplink-tdp",
+                    src: sock(src),
+                    dst: sock(dst),
+                    direction: if reply { "response" } else { "request" },
+                    device: device.map(|m| m.to_string()),
+                    summary,
+                    crc_ok: matches!(m.crc, CrcStatus::Valid),
+                    json,
+                }),
+            });
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn on_tcp(
+        &mut self,
+        ts: Ts,
+        src_mac: Option<MacAddr>,
+        dst_mac: Option<MacAddr>,
+        pkt: &IpPacket<'_>,
+        sport: u16,
+        dport: u16,
+        seq: u32,
+        flags: TcpFlags,
+        payload: &[u8],
+    ) {
+        let src = SocketAddr::new(pkt.src, sport);
+        let dst = SocketAddr::new(pkt.dst, dport);
+        let (flow, dir) =
+            match self
+                .flows
+                .packet(PROTO_TCP, src, dst, Some(flags), payload.len(), dur(ts))
+            {
+                Ok(x) => x,
+                Err(_) => {
+                    self.stats.flows_refused += 1;
+                    return;
+                }
+            };
+        let st = &mut flow.state;
+        if matches!(st.app, App::Unknown) {
+            let server_port = |p: u16| dport == p || sport == p;
+            if server_port(XOR_PORT) {
+                st.app = App::Tplink(Box::new(TplinkSession::new(
+                    flow.initiator_source == InitiatorSource::Assumed && !flags.syn(),
+                )));
+                st.server_dir = Some(if dport == XOR_PORT {
+                    dir
+                } else {
+                    dir.reverse()
+                });
+            } else if CLOUD_PORTS.iter().any(|p| server_port(*p)) {
+                st.app = App::Tls(Box::new(TlsFlow {
+                    session: TlsSession::new(),
+                    announced: false,
+                    last_up: None,
+                    intervals: (0.0, 0),
+                }));
+                st.server_dir = Some(if CLOUD_PORTS.contains(&dport) {
+                    dir
+                } else {
+                    dir.reverse()
+                });
+                self.stats.tls_flows += 1;
+            } else if !payload.is_empty() {
+                st.app = App::Other;
+            }
+        }
+        if matches!(st.app, App::Other | App::Unknown) {
+            return;
+        }
+        // Direction from the decoder's point of view: to the server or back.
+        let to_server_dir = st.server_dir.unwrap_or(flow.initiator_dir);
+        let ddir = if dir == to_server_dir {
+            Direction::ToServer
+        } else {
+            Direction::ToClient
+        };
+        match ddir {
+            Direction::ToServer => {
+                st.client_mac = st.client_mac.or(src_mac);
+                st.server_mac = st.server_mac.or(dst_mac);
+            }
+            Direction::ToClient => {
+                st.client_mac = st.client_mac.or(dst_mac);
+                st.server_mac = st.server_mac.or(src_mac);
+            }
+        }
+        let Flow { tcp, state, .. } = flow;
+        let mut sess_events = Vec::new();
+        let now = dur(ts);
+        tcp[dir.index()].push(seq, flags, payload, |ev| match (&mut state.app, ev) {
+            (App::Tplink(s), StreamEvent::Data(d)) => s.on_data(ddir, d, &mut sess_events),
+            (App::Tplink(s), StreamEvent::Gap { len }) => s.on_gap(ddir, len),
+            (App::Tls(t), StreamEvent::Data(d)) => {
+                t.session.on_data(ddir, d);
+                if ddir == Direction::ToServer {
+                    if let Some(prev) = t.last_up {
+                        t.intervals.0 += now.saturating_sub(prev).as_secs_f64();
+                        t.intervals.1 += 1;
+                    }
+                    t.last_up = Some(now);
+                }
+            }
+            (App::Tls(t), StreamEvent::Gap { len }) => t.session.on_gap(ddir, len),
+            _ => {}
+        });
+        let key = flow.key;
+        let client = key.src(to_server_dir);
+        let server = key.dst(to_server_dir);
+        let (client_mac, server_mac) = (state.client_mac, state.server_mac);
+        // Pair responses with request times while the flow is borrowed.
+        let mut msgs = Vec::new();
+        for ev in sess_events {
+            match ev {
+                SessionEvent::Message {
+                    dir: d, message, ..
+                } => {
+                    let response = d == Direction::ToClient;
+                    let latency = if response {
+                        state
+                            .request_ts
+                            .pop_front()
+                            .map(|t0| dur(ts).saturating_sub(dur(t0)).as_secs_f64() * 1e3)
+                    } else {
+                        if state.request_ts.len() < 64 {
+                            state.request_ts.push_back(ts);
+                        }
+                        None
+                    };
+                    msgs.push(Ok((response, message, latency)));
+                }
+                SessionEvent::Undecodable {
+                    dir: d,
+                    error,
+                    plain_len,
+                } => {
+                    msgs.push(Err((
+                        d,
+                        format!("{plain_len} bytes deciphered, not IOT JSON: {error:?}"),
+                    )));
+                }
+                SessionEvent::Desync { .. } | SessionEvent::Resynced { .. } => {
+                    self.stats.tplink_desyncs += 1
+                }
+            }
+        }
+        let announce = matches!(&state.app, App::Tls(t) if !t.announced && t.session.meta().client_hello.is_some());
+        if announce {
+            cloud_event(flow, "opened", self.names, self.inventory, self.events);
+        }
+        for m in msgs {
+            match m {
+                Ok((response, message, latency)) => {
+                    let (s, d) = if response {
+                        (server, client)
+                    } else {
+                        (client, server)
+                    };
+                    let dev = if is_local(server.ip()) {
+                        server_mac
+                    } else {
+                        None
+                    };
+                    let ctl = if is_local(client.ip()) {
+                        client_mac
+                    } else {
+                        None
+                    };
+                    self.message(
+                        ts,
+                        "tcp",
+                        s,
+                        d,
+                        response,
+                        dev,
+                        ctl,
+                        server.ip(),
+                        &message,
+                        latency,
+                    );
+                }
+                Err((d, reason)) => {
+                    self.stats.tplink_undecodable += 1;
+                    let (s, dd) = if d == Direction::ToClient {
+                        (server, client)
+                    } else {
+                        (client, server)
+                    };
+                    self.events.push(Event {
+                        ts,
+                        body: EventBody::Undecodable(UndecodableEvent {
+                            protocol: "tplink-smarthome",
+                            src: sock(s),
+                            dst: sock(dd),
+                            reason,
+                        }),
+                    });
+                }
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn message(
+        &mut self,
+        ts: Ts,
+        transport: &'static str,
+        src: SocketAddr,
+        dst: SocketAddr,
+        response: bool,
+        device: Option<MacAddr>,
+        controller: Option<MacAddr>,
+        device_ip: IpAddr,
+        msg: &TplinkMessage,
+        latency_ms: Option<f64>,
+    ) {
+        self.stats.tplink_messages += 1;
+        let proto = if transport == "tcp" {
+            "xor-tcp"
+        } else {
+            "xor-udp"
+        };
+        if let Some(c) = controller {
+            let ctl_ip = if response { dst.ip() } else { src.ip() };
+            if let Some(d) = self.inventory.touch(c, Role::Controller, ts) {
+                d.messages += 1;
+                d.protocols.insert(proto);
+                if is_local(ctl_ip) && !ctl_ip.is_unspecified() {
+                    d.ip = Some(ctl_ip);
+                }
+            }
+        }
+        // A response identifies its sender as a plug; a request to a unicast
+        // address identifies its receiver as one.
+        if let Some(mac) = device {
+            if let Some(d) = self.inventory.touch(mac, Role::Plug, ts) {
+                d.messages += 1;
+                d.protocols.insert(proto);
+                d.ip = Some(device_ip);
+                apply_to_device(d, msg, response);
+            }
+        }
+        let show = self.opts.show_secrets;
+        let mut summary = Vec::new();
+        for s in &msg.summary {
+            summary.push(describe(s, show));
+            if let Summary::CredentialLeak {
+                source,
+                username,
+                password,
+            } = s
+            {
+                self.stats.credential_leaks += 1;
+                self.events.push(Event {
+                    ts,
+                    body: EventBody::CredentialLeak(LeakEvent {
+                        kind: match source {
+                            CredentialSource::CloudBind => "cloud_account",
+                            CredentialSource::WifiStaInfo => "wifi_network",
+                        },
+                        src: sock(src),
+                        dst: sock(dst),
+                        device: device.map(|m| m.to_string()),
+                        username: username.clone(),
+                        password: if show { password.clone() } else { MASK.into() },
+                        masked: !show,
+                    }),
+                });
+            }
+        }
+        let mut json = msg.raw_json.clone();
+        if !show {
+            mask_secrets(&mut json);
+        }
+        let alias = device
+            .and_then(|m| self.inventory.alias(&m))
+            .map(str::to_owned);
+        let ev = Event {
+            ts,
+            body: EventBody::Message(MessageEvent {
+                protocol: "tplink-smarthome",
+                transport,
+                src: sock(src),
+                dst: sock(dst),
+                direction: if response { "response" } else { "request" },
+                device: device.map(|m| m.to_string()),
+                alias,
+                methods: msg
+                    .methods
+                    .iter()
+                    .map(|(m, f)| format!("{m}.{f}"))
+                    .collect(),
+                summary,
+                latency_ms,
+                json,
+            }),
+        };
+        // The leak event (if any) was pushed first; the message goes before it.
+        let n_leaks = msg
+            .summary
+            .iter()
+            .filter(|s| matches!(s, Summary::CredentialLeak { .. }))
+            .count();
+        let at = self.events.len() - n_leaks;
+        self.events.insert(at, ev);
+    }
+
+    /// Expires idle flows (all of them with `Duration::MAX`), emitting the
+    /// final summary of cloud links.
+    fn expire(&mut self, now: Duration) {
+        let gone = if now == Duration::MAX {
+            let keys: Vec<_> = self.flows.iter().map(|f| f.key).collect();
+            keys.into_iter()
+                .filter_map(|k| self.flows.remove(&k))
+                .collect()
+        } else {
+            self.flows.expire(now)
+        };
+        for mut f in gone {
+            self.stats.flows_expired += 1;
+            if let App::Tls(_) = f.state.app {
+                cloud_event(&mut f, "closed", self.names, self.inventory, self.events);
+            }
+        }
+    }
+}
+
+/// A cloud-link event for a TLS flow (`opened` at the ClientHello, `closed` at expiry).
+fn cloud_event(
+    f: &mut Flow<FlowState>,
+    state: &'static str,
+    names: &NameTable,
+    inventory: &mut Inventory,
+    events: &mut Vec<Event>,
+) {
+    let App::Tls(t) = &mut f.state.app else {
+        return;
+    };
+    let server_dir = f.state.server_dir.unwrap_or(f.initiator_dir);
+    let client = f.key.src(server_dir);
+    let server = f.key.dst(server_dir);
+    let meta = t.session.meta();
+    // The plug is the local end; usually the client (it dials out).
+    let (device, device_is_client) = if is_local(client.ip()) {
+        (f.state.client_mac, true)
+    } else {
+        (f.state.server_mac, false)
+    };
+    let initiated_by_device = (f.initiator_dir == server_dir) == device_is_client;
+    let ts_secs = f.last_seen;
+    let ev = CloudEvent {
+        state,
+        label: "TLS: metadata only",
+        device: device.map(|m| m.to_string()),
+        src: sock(client),
+        dst: sock(server),
+        initiated_by: if initiated_by_device {
+            "device"
+        } else {
+            "remote"
+        },
+        initiator_seen: f.initiator_source == InitiatorSource::Syn,
+        sni: meta.client_hello.as_ref().and_then(|c| c.sni.clone()),
+        dns_name: names.dns_name(server.ip()).map(str::to_owned),
+        tls_version: meta
+            .server_hello
+            .as_ref()
+            .map(|s| tls_version_name(s.version()))
+            .or_else(|| {
+                meta.client_hello
+                    .as_ref()
+                    .map(|c| format!("{} offered", tls_version_name(c.legacy_version)))
+            }),
+        server_cert_cn: meta.certificate.as_ref().and_then(|c| c.subject_cn.clone()),
+        bytes_up: f.bytes[server_dir.index()],
+        bytes_down: f.bytes[server_dir.reverse().index()],
+        packets: f.packets[0] + f.packets[1],
+        duration_s: f.last_seen.saturating_sub(f.first_seen).as_secs_f64(),
+        mean_interval_s: (t.intervals.1 > 0).then(|| t.intervals.0 / t.intervals.1 as f64),
+    };
+    if let Some(mac) = device {
+        let ts = Ts {
+            sec: ts_secs.as_secs() as i64,
+            usec: ts_secs.subsec_micros(),
+        };
+        if let Some(d) = inventory.touch(mac, Role::Plug, ts) {
+            d.protocols.insert("tls");
+            if let Some(sni) = &ev.sni {
+                d.notes
+                    .insert(format!("cloud link to {sni} (TLS: metadata only)"));
+            }
+        }
+    }
+    t.announced = true;
+    events.push(Event {
+        ts: Ts {
+            sec: ts_secs.as_secs().min(i64::MAX as u64) as i64,
+            usec: ts_secs.subsec_micros(),
+        },
+        body: EventBody::CloudLink(ev),
+    });
+}
+
+fn tls_version_name(v: u16) -> String {
+    match v {
+        0x0300 => "SSL 3.0".into(),
+        0x0301 => "TLS 1.0".into(),
+        0x0302 => "TLS 1.1".into(),
+        0x0303 => "TLS 1.2".into(),
+        0x0304 => "TLS 1.3".into(),
+        v => format!("{v:#06x}"),
+    }
+}
+
+/// Private, link-local, loopback and multicast addresses are "local": their
+/// MAC addresses on the frame are the hosts' own.
+pub fn is_local(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(a) => {
+            a.is_private()
+                || a.is_link_local()
+                || a.is_loopback()
+                || a.is_broadcast()
+                || a.is_multicast()
+        }
+        IpAddr::V6(a) => {
+            a.is_loopback()
+                || a.is_multicast()
+                || (a.segments()[0] & 0xffc0) == 0xfe80
+                || (a.segments()[0] & 0xfe00) == 0xfc00
+        }
+    }
+}
+
+fn apply_to_device(d: &mut inventory::Device, msg: &TplinkMessage, response: bool) {
+    for s in &msg.summary {
+        match s {
+            Summary::SysInfo(si) if response => {
+                if si.model.is_some() {
+                    d.model.clone_from(&si.model);
+                }
+                if si.alias.is_some() {
+                    d.alias.clone_from(&si.alias);
+                }
+                if si.sw_ver.is_some() {
+                    d.firmware.clone_from(&si.sw_ver);
+                }
+                if si.hw_ver.is_some() {
+                    d.hardware.clone_from(&si.hw_ver);
+                }
+                if let Some(r) = si.relay_state {
+                    d.relay_on = Some(r == RelayState::On);
+                }
+            }
+            Summary::SetRelayState(r) if !response => d.relay_on = Some(*r == RelayState::On),
+            Summary::Emeter(e) if response => {
+                if e.power_w.is_some() {
+                    d.power_w = e.power_w;
+                }
+                if e.voltage_v.is_some() {
+                    d.voltage_v = e.voltage_v;
+                }
+                if e.total_kwh.is_some() {
+                    d.total_kwh = e.total_kwh;
+                }
+            }
+            _ => {}
+        }
+    }
+    let _ = Kind::Request;
+}
+
+/// A summary in words.
+pub fn describe(s: &Summary, show_secrets: bool) -> String {
+    match s {
+        Summary::SysInfo(si) => {
+            let mut parts = Vec::new();
+            if let Some(m) = &si.model {
+                parts.push(m.clone());
+            }
+            if let Some(a) = &si.alias {
+                parts.push(format!("{a:?}"));
+            }
+            if let Some(m) = &si.mac {
+                parts.push(format!("mac {m}"));
+            }
+            if let Some(f) = &si.sw_ver {
+                parts.push(format!("fw {f}"));
+            }
+            if let Some(r) = si.relay_state {
+                parts.push(format!(
+                    "relay {}",
+                    if r == RelayState::On { "ON" } else { "OFF" }
+                ));
+            }
+            if !si.children.is_empty() {
+                parts.push(format!("{} outlets", si.children.len()));
+            }
+            format!("sysinfo: {}", parts.join(", "))
+        }
+        Summary::SetRelayState(r) => {
+            format!("switch {}", if *r == RelayState::On { "ON" } else { "OFF" })
+        }
+        Summary::Emeter(e) => {
+            let mut parts = Vec::new();
+            if let Some(p) = e.power_w {
+                parts.push(format!("{p:.1} W"));
+            }
+            if let Some(v) = e.voltage_v {
+                parts.push(format!("{v:.1} V"));
+            }
+            if let Some(a) = e.current_a {
+                parts.push(format!("{a:.3} A"));
+            }
+            if let Some(k) = e.total_kwh {
+                parts.push(format!("{k:.3} kWh total"));
+            }
+            format!("power: {}", parts.join(", "))
+        }
+        Summary::Schedule {
+            module,
+            method,
+            rules,
+            enabled,
+        } => {
+            let mut s = format!("{module}.{method}");
+            if let Some(r) = rules {
+                s.push_str(&format!(": {r} rule(s)"));
+            }
+            if let Some(e) = enabled {
+                s.push_str(if *e { ", enabled" } else { ", disabled" });
+            }
+            s
+        }
+        Summary::Time {
+            method,
+            datetime,
+            timezone_index,
+        } => {
+            let mut s = format!("time.{method}");
+            if let Some([y, mo, d, h, mi, se]) = datetime {
+                s.push_str(&format!(": {y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{se:02}"));
+            }
+            if let Some(t) = timezone_index {
+                s.push_str(&format!(" (tz index {t})"));
+            }
+            s
+        }
+        Summary::Netif { method, ssids } => {
+            if ssids.is_empty() {
+                format!("netif.{method}")
+            } else {
+                format!("netif.{method}: {}", ssids.join(", "))
+            }
+        }
+        Summary::CloudInfo {
+            server,
+            username,
+            binded,
+            connected,
+        } => {
+            let mut parts = Vec::new();
+            if let Some(s) = server {
+                parts.push(format!("server {s}"));
+            }
+            if let Some(u) = username {
+                parts.push(format!("account {u}"));
+            }
+            if let Some(b) = binded {
+                parts.push(if *b {
+                    "bound".into()
+                } else {
+                    "not bound".into()
+                });
+            }
+            if let Some(c) = connected {
+                parts.push(if *c {
+                    "connected".into()
+                } else {
+                    "disconnected".into()
+                });
+            }
+            format!("cloud: {}", parts.join(", "))
+        }
+        Summary::CredentialLeak {
+            source,
+            username,
+            password,
+        } => {
+            let what = match source {
+                CredentialSource::CloudBind => "cloud account",
+                CredentialSource::WifiStaInfo => "WiFi network",
+            };
+            let pw = if show_secrets {
+                password.as_str()
+            } else {
+                MASK
+            };
+            format!("CREDENTIAL LEAK: {what} {username:?} / password {pw}")
+        }
+        Summary::Error {
+            module,
+            method,
+            err_code,
+            err_msg,
+        } => {
+            let m = method
+                .as_deref()
+                .map_or(module.clone(), |f| format!("{module}.{f}"));
+            match err_msg {
+                Some(e) => format!("{m}: error {err_code} ({e})"),
+                None => format!("{m}: error {err_code}"),
+            }
+        }
+        Summary::Raw { module, method } => format!("{module}.{method}"),
+    }
+}
