@@ -11,7 +11,7 @@ use plugsniff::synth::scenario::{self, Scenario};
 use plugsniff::wire::llc;
 use plugsniff::wpa::handshake::{KeyStatus, NetworkSecret};
 
-const COMMITTED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/captures/demo-wpa2.pcap");
+const COMMITTED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/captures/demo.pcapng");
 
 /// Collects decrypted MSDU payloads (after LLC/SNAP).
 #[derive(Default)]
@@ -51,12 +51,12 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
 #[test]
 fn committed_demo_capture_is_reproducible() {
     let frames = scenario::demo(&Scenario::default());
-    let fresh = scenario::pcap_bytes(&frames);
-    let committed = std::fs::read(COMMITTED).expect("captures/demo-wpa2.pcap");
+    let fresh = scenario::capture_bytes(plugsniff::output::pcap_out::Format::Pcapng, &frames);
+    let committed = std::fs::read(COMMITTED).expect("captures/demo.pcapng");
     assert!(
         fresh == committed,
-        "captures/demo-wpa2.pcap differs from a fresh build ({} vs {} bytes): \
-         regenerate with `cargo run -- synth demo -o captures/demo-wpa2.pcap`",
+        "captures/demo.pcapng differs from a fresh build ({} vs {} bytes): \
+         regenerate with `cargo run -- synth demo -o captures/demo.pcapng`",
         committed.len(),
         fresh.len()
     );

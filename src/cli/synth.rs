@@ -1,4 +1,4 @@
-//! `plugsniff synth demo -o FILE.pcap`: write a deterministic synthetic
+//! `plugsniff synth demo -o FILE.pcapng`: write a deterministic synthetic
 //! capture (radiotap, LINKTYPE 127) of the demo network ([`crate::synth`]).
 
 use std::path::PathBuf;
@@ -23,7 +23,7 @@ pub enum SynthCommand {
 
 #[derive(Args)]
 pub struct DemoArgs {
-    /// Pcap file to write.
+    /// Capture file to write (`.pcapng` → pcapng, otherwise pcap).
     #[arg(short, long, value_name = "FILE.pcap")]
     pub output: PathBuf,
     /// Keep only M2 and M3 of every 4-way handshake.

@@ -22,15 +22,140 @@ pub const LINKTYPE_IEEE802_11_RADIOTAP: u32 = 127;
 /// Largest record written (the longest A-MSDU plus headers).
 pub const SNAPLEN: u32 = 65_535;
 
+/// On-disk format: classic pcap, or pcapng (one section, one interface).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Pcap,
+    Pcapng,
+}
+
+impl Format {
+    /// `.pcapng` → pcapng, anything else → pcap.
+    pub fn from_path(p: &Path) -> Format {
+        match p.extension().and_then(|e| e.to_str()) {
+            Some(e) if e.eq_ignore_ascii_case("pcapng") => Format::Pcapng,
+            _ => Format::Pcap,
+        }
+    }
+}
+
+/// Record encoder over any writer (a file, or a `Vec` in tests).
+pub struct Encoder<W: Write> {
+    w: W,
+    format: Format,
+    pub records: u64,
+}
+
+impl<W: Write> Encoder<W> {
+    /// Writes the file header: the pcap global header, or pcapng's Section
+    /// Header Block + Interface Description Block (pcapng spec §4.1, §4.2).
+    pub fn new(mut w: W, format: Format, linktype: u32) -> io::Result<Self> {
+        match format {
+            Format::Pcap => {
+                w.write_all(&0xa1b2_c3d4u32.to_le_bytes())?;
+                w.write_all(&2u16.to_le_bytes())?;
+                w.write_all(&4u16.to_le_bytes())?;
+                w.write_all(&0i32.to_le_bytes())?; // thiszone
+                w.write_all(&0u32.to_le_bytes())?; // sigfigs
+                w.write_all(&SNAPLEN.to_le_bytes())?;
+                w.write_all(&linktype.to_le_bytes())?;
+            }
+            Format::Pcapng => {
+                // SHB: type, length, byte-order magic, version 1.0, section length unknown.
+                w.write_all(&0x0a0d_0d0au32.to_le_bytes())?;
+                w.write_all(&28u32.to_le_bytes())?;
+                w.write_all(&0x1a2b_3c4du32.to_le_bytes())?;
+                w.write_all(&1u16.to_le_bytes())?;
+                w.write_all(&0u16.to_le_bytes())?;
+                w.write_all(&(-1i64).to_le_bytes())?;
+                w.write_all(&28u32.to_le_bytes())?;
+                // IDB: link type, snaplen; default timestamp resolution (µs).
+                w.write_all(&1u32.to_le_bytes())?;
+                w.write_all(&20u32.to_le_bytes())?;
+                w.write_all(&(linktype as u16).to_le_bytes())?;
+                w.write_all(&0u16.to_le_bytes())?;
+                w.write_all(&SNAPLEN.to_le_bytes())?;
+                w.write_all(&20u32.to_le_bytes())?;
+            }
+        }
+        Ok(Encoder {
+            w,
+            format,
+            records: 0,
+        })
+    }
+
+    /// Writes one record from pieces (avoids assembling the packet first).
+    pub fn write_parts(&mut self, ts: Ts, parts: &[&[u8]]) -> io::Result<()> {
+        let total: usize = parts.iter().map(|p| p.len()).sum();
+        let len = u32::try_from(total).unwrap_or(u32::MAX);
+        let caplen = len.min(SNAPLEN);
+        match self.format {
+            Format::Pcap => {
+                self.w.write_all(&(ts.sec as u32).to_le_bytes())?;
+                self.w.write_all(&ts.usec.to_le_bytes())?;
+                self.w.write_all(&caplen.to_le_bytes())?;
+                self.w.write_all(&len.to_le_bytes())?;
+            }
+            Format::Pcapng => {
+                // Enhanced Packet Block (§4.3), timestamp in microseconds.
+                let padded = (caplen + 3) & !3;
+                let block = 32 + padded;
+                let t = (ts.sec.max(0) as u64) * 1_000_000 + u64::from(ts.usec);
+                self.w.write_all(&6u32.to_le_bytes())?;
+                self.w.write_all(&block.to_le_bytes())?;
+                self.w.write_all(&0u32.to_le_bytes())?;
+                self.w.write_all(&((t >> 32) as u32).to_le_bytes())?;
+                self.w.write_all(&(t as u32).to_le_bytes())?;
+                self.w.write_all(&caplen.to_le_bytes())?;
+                self.w.write_all(&len.to_le_bytes())?;
+            }
+        }
+        let mut left = caplen as usize;
+        for p in parts {
+            let n = p.len().min(left);
+            self.w.write_all(&p[..n])?;
+            left -= n;
+        }
+        if self.format == Format::Pcapng {
+            let pad = ((caplen + 3) & !3) - caplen;
+            self.w.write_all(&[0u8; 3][..pad as usize])?;
+            let block = 32 + ((caplen + 3) & !3);
+            self.w.write_all(&block.to_le_bytes())?;
+        }
+        self.records += 1;
+        Ok(())
+    }
+
+    pub fn into_inner(self) -> W {
+        self.w
+    }
+}
+
+/// Encodes frames into an in-memory capture file (tests, reproducibility checks).
+pub fn encode(format: Format, linktype: u32, frames: &[(Ts, Vec<u8>)]) -> Vec<u8> {
+    let mut e = Encoder::new(Vec::new(), format, linktype).expect("Vec never fails");
+    for (ts, f) in frames {
+        e.write_parts(*ts, &[f]).expect("Vec never fails");
+    }
+    e.into_inner()
+}
+
+/// A capture file on disk, created 0600 as `NAME.partial` and renamed on finish.
 pub struct PcapWriter {
-    w: BufWriter<File>,
+    enc: Encoder<BufWriter<File>>,
     partial: PathBuf,
     dest: PathBuf,
     pub records: u64,
 }
 
 impl PcapWriter {
+    /// Creates a pcap (or, for a `.pcapng` name, pcapng) file.
     pub fn create(dest: &Path, linktype: u32) -> io::Result<PcapWriter> {
+        Self::create_format(dest, linktype, Format::from_path(dest))
+    }
+
+    pub fn create_format(dest: &Path, linktype: u32, format: Format) -> io::Result<PcapWriter> {
         let mut partial = dest.as_os_str().to_owned();
         partial.push(".partial");
         let partial = PathBuf::from(partial);
@@ -42,37 +167,17 @@ impl PcapWriter {
             opts.mode(0o600);
         }
         let f = opts.open(&partial)?;
-        let mut w = BufWriter::with_capacity(1 << 20, f);
-        w.write_all(&0xa1b2_c3d4u32.to_le_bytes())?;
-        w.write_all(&2u16.to_le_bytes())?;
-        w.write_all(&4u16.to_le_bytes())?;
-        w.write_all(&0i32.to_le_bytes())?; // thiszone
-        w.write_all(&0u32.to_le_bytes())?; // sigfigs
-        w.write_all(&SNAPLEN.to_le_bytes())?;
-        w.write_all(&linktype.to_le_bytes())?;
+        let enc = Encoder::new(BufWriter::with_capacity(1 << 20, f), format, linktype)?;
         Ok(PcapWriter {
-            w,
+            enc,
             partial,
             dest: dest.to_path_buf(),
             records: 0,
         })
     }
 
-    /// Writes one record from pieces (avoids assembling the packet first).
     pub fn write_parts(&mut self, ts: Ts, parts: &[&[u8]]) -> io::Result<()> {
-        let total: usize = parts.iter().map(|p| p.len()).sum();
-        let len = u32::try_from(total).unwrap_or(u32::MAX);
-        let caplen = len.min(SNAPLEN);
-        self.w.write_all(&(ts.sec as u32).to_le_bytes())?;
-        self.w.write_all(&ts.usec.to_le_bytes())?;
-        self.w.write_all(&caplen.to_le_bytes())?;
-        self.w.write_all(&len.to_le_bytes())?;
-        let mut left = caplen as usize;
-        for p in parts {
-            let n = p.len().min(left);
-            self.w.write_all(&p[..n])?;
-            left -= n;
-        }
+        self.enc.write_parts(ts, parts)?;
         self.records += 1;
         Ok(())
     }
@@ -97,9 +202,10 @@ impl PcapWriter {
     }
 
     /// Flushes, syncs and renames the file to its final name.
-    pub fn finish(mut self) -> io::Result<PathBuf> {
-        self.w.flush()?;
-        self.w.get_ref().sync_all()?;
+    pub fn finish(self) -> io::Result<PathBuf> {
+        let mut w = self.enc.into_inner();
+        w.flush()?;
+        w.get_ref().sync_all()?;
         fs::rename(&self.partial, &self.dest)?;
         Ok(self.dest)
     }
@@ -127,6 +233,40 @@ pub fn msdu_to_ethernet(m: &Msdu<'_>) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pcapng_is_readable_by_libpcap() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("out.pcapng");
+        let mut w = PcapWriter::create(&p, LINKTYPE_IEEE802_11_RADIOTAP).unwrap();
+        w.write(
+            Ts {
+                sec: 1_700_000_000,
+                usec: 7,
+            },
+            &[1u8; 61],
+        )
+        .unwrap();
+        w.write(
+            Ts {
+                sec: 1_700_000_001,
+                usec: 8,
+            },
+            &[2u8; 4],
+        )
+        .unwrap();
+        w.finish().unwrap();
+        let bytes = std::fs::read(&p).unwrap();
+        assert_eq!(&bytes[..4], &[0x0a, 0x0d, 0x0d, 0x0a]);
+        let mut cap = pcap::Capture::from_file(&p).unwrap();
+        assert_eq!(cap.get_datalink().0, 127);
+        let pkt = cap.next_packet().unwrap();
+        assert_eq!((pkt.header.len, pkt.header.ts.tv_usec), (61, 7));
+        assert_eq!(pkt.data, &[1u8; 61][..]);
+        let pkt = cap.next_packet().unwrap();
+        assert_eq!(pkt.data, &[2u8; 4][..]);
+        assert!(cap.next_packet().is_err());
+    }
 
     #[test]
     fn writes_a_readable_pcap() {

@@ -213,25 +213,19 @@ pub fn wrong_passphrase(sc: &Scenario) -> NetworkSecret {
     sc.secret_with(&format!("{} (wrong)", sc.passphrase))
 }
 
-/// The frames as a classic pcap file (radiotap, LINKTYPE 127), byte for byte
-/// what `plugsniff synth demo -o FILE` writes through `PcapWriter`.
+/// The frames as a capture file (radiotap, LINKTYPE 127), byte for byte what
+/// `plugsniff synth demo -o FILE` writes (`.pcapng` → pcapng, else pcap).
+pub fn capture_bytes(format: crate::output::pcap_out::Format, frames: &[(Ts, Vec<u8>)]) -> Vec<u8> {
+    crate::output::pcap_out::encode(
+        format,
+        crate::output::pcap_out::LINKTYPE_IEEE802_11_RADIOTAP,
+        frames,
+    )
+}
+
+/// The frames as a classic pcap file.
 pub fn pcap_bytes(frames: &[(Ts, Vec<u8>)]) -> Vec<u8> {
-    let mut v = Vec::new();
-    v.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
-    v.extend_from_slice(&2u16.to_le_bytes());
-    v.extend_from_slice(&4u16.to_le_bytes());
-    v.extend_from_slice(&0i32.to_le_bytes());
-    v.extend_from_slice(&0u32.to_le_bytes());
-    v.extend_from_slice(&crate::output::pcap_out::SNAPLEN.to_le_bytes());
-    v.extend_from_slice(&crate::output::pcap_out::LINKTYPE_IEEE802_11_RADIOTAP.to_le_bytes());
-    for (ts, f) in frames {
-        v.extend_from_slice(&(ts.sec as u32).to_le_bytes());
-        v.extend_from_slice(&ts.usec.to_le_bytes());
-        v.extend_from_slice(&(f.len() as u32).to_le_bytes());
-        v.extend_from_slice(&(f.len() as u32).to_le_bytes());
-        v.extend_from_slice(f);
-    }
-    v
+    capture_bytes(crate::output::pcap_out::Format::Pcap, frames)
 }
 
 /// splitmix64: small, seedable, and stable across Rust versions (which
