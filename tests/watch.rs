@@ -1,0 +1,350 @@
+//! `watch` end to end: TCP cases on synthetic wired captures (in order,
+//! reordered, retransmitted, split length prefix, several messages per segment,
+//! a gap mid-message), hostile input, a snapshot of `watch --json` on the demo
+//! capture, and Wireshark's own TP-Link dissector as an independent check.
+
+mod common;
+
+use plugsniff::decoders::tplink::xor;
+use plugsniff::engine::Ts;
+use plugsniff::output::event::{EventBody, to_json_line};
+use plugsniff::synth::frames::{Side, TcpConn};
+use plugsniff::watch::{WatchOptions, Watcher};
+
+const PHONE: [u8; 6] = [0xa6, 0x0c, 0x4f, 0x2d, 0x91, 0x7e];
+const PLUG: [u8; 6] = [0x50, 0xc7, 0xbf, 0x01, 0x02, 0x03];
+
+fn eth(src: [u8; 6], dst: [u8; 6], ip: &[u8]) -> Vec<u8> {
+    let mut f = Vec::with_capacity(14 + ip.len());
+    f.extend_from_slice(&dst);
+    f.extend_from_slice(&src);
+    f.extend_from_slice(&0x0800u16.to_be_bytes());
+    f.extend_from_slice(ip);
+    f
+}
+
+/// A length-prefixed XOR message as the Kasa app sends it on TCP 9999.
+fn framed(json: &str) -> Vec<u8> {
+    let mut v = (json.len() as u32).to_be_bytes().to_vec();
+    v.extend_from_slice(&xor::encrypt(json.as_bytes()));
+    v
+}
+
+struct Run {
+    w: Watcher,
+    t: i64,
+}
+
+impl Run {
+    fn new() -> Self {
+        Run {
+            w: Watcher::new(Vec::new(), WatchOptions::default()),
+            t: 1_700_000_000,
+        }
+    }
+    fn feed(&mut self, from_client: bool, ip: &[u8]) {
+        self.t += 1;
+        self.feed_now(from_client, ip);
+    }
+    /// Without advancing the clock (no idle expiry in between).
+    fn feed_now(&mut self, from_client: bool, ip: &[u8]) {
+        let f = if from_client {
+            eth(PHONE, PLUG, ip)
+        } else {
+            eth(PLUG, PHONE, ip)
+        };
+        self.w.process_plain(
+            Ts {
+                sec: self.t,
+                usec: 0,
+            },
+            1,
+            &f,
+        );
+    }
+    fn messages(&mut self) -> Vec<(String, serde_json::Value)> {
+        self.w.finish();
+        self.w
+            .drain_events()
+            .filter_map(|e| match e.body {
+                EventBody::Message(m) => Some((m.direction.to_string(), m.json)),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+const REQ: &str = r#"{"system":{"get_sysinfo":{}}}"#;
+const RESP: &str = r#"{"system":{"get_sysinfo":{"alias":"Kettle","model":"HS100(UK)","relay_state":1,"err_code":0}}}"#;
+const OFF: &str = r#"{"system":{"set_relay_state":{"state":0}}}"#;
+
+fn conn() -> TcpConn {
+    TcpConn::new(
+        ([192, 168, 1, 20], 50_000),
+        ([192, 168, 1, 40], 9999),
+        1000,
+        90_000,
+    )
+}
+
+fn handshake(r: &mut Run, c: &mut TcpConn) {
+    r.feed(true, &c.syn());
+    r.feed(false, &c.syn_ack());
+    r.feed(true, &c.ack(Side::Client));
+}
+
+#[test]
+fn in_order_request_and_response_are_paired() {
+    let mut r = Run::new();
+    let mut c = conn();
+    handshake(&mut r, &mut c);
+    r.feed(true, &c.data(Side::Client, &framed(REQ)));
+    r.feed(false, &c.data(Side::Server, &framed(RESP)));
+    let m = r.messages();
+    assert_eq!(m.len(), 2);
+    assert_eq!(m[0].0, "request");
+    assert_eq!(m[1].1["system"]["get_sysinfo"]["alias"], "Kettle");
+    let dev = r.w.inventory.devices().find(|d| d.alias.is_some()).unwrap();
+    assert_eq!(dev.model.as_deref(), Some("HS100(UK)"));
+    assert_eq!(dev.relay_on, Some(true));
+}
+
+#[test]
+fn reordered_retransmitted_and_split_segments() {
+    let mut r = Run::new();
+    let mut c = conn();
+    handshake(&mut r, &mut c);
+    let req = framed(REQ);
+    // Length prefix split: 2 bytes, then the rest in two pieces sent out of order.
+    let s1 = c.data(Side::Client, &req[..2]);
+    let s2 = c.data(Side::Client, &req[2..10]);
+    let s3 = c.data(Side::Client, &req[10..]);
+    r.feed(true, &s1);
+    r.feed(true, &s3);
+    r.feed(true, &s2);
+    r.feed(true, &s2); // retransmission
+    // Two messages in one segment.
+    let mut two = framed(RESP);
+    two.extend_from_slice(&framed(OFF));
+    let s4 = c.data(Side::Server, &two);
+    r.feed(false, &s4);
+    r.feed(false, &s4); // retransmission again
+    let m = r.messages();
+    assert_eq!(m.len(), 3, "{m:?}");
+    assert_eq!(
+        m[0].1,
+        serde_json::from_str::<serde_json::Value>(REQ).unwrap()
+    );
+    assert_eq!(m[2].1["system"]["set_relay_state"]["state"], 0);
+}
+
+#[test]
+fn gap_mid_message_is_not_glued_and_decoding_recovers() {
+    let mut r = Run::new();
+    let mut c = conn();
+    handshake(&mut r, &mut c);
+    let req = framed(RESP);
+    let _lost = c.data(Side::Client, &req[..20]);
+    let rest = c.data(Side::Client, &req[20..]);
+    r.feed(true, &rest); // the first part never arrives: a gap
+    r.feed(true, &c.data(Side::Client, &framed(OFF)));
+    r.feed(true, &c.fin(Side::Client));
+    let m = r.messages();
+    // The damaged message is never emitted as if whole; the next one is decoded.
+    assert!(
+        m.iter()
+            .all(|(_, j)| j.get("system").and_then(|s| s.get("get_sysinfo")).is_none()),
+        "{m:?}"
+    );
+    assert!(
+        m.iter()
+            .any(|(_, j)| j["system"]["set_relay_state"]["state"] == 0),
+        "{m:?}"
+    );
+}
+
+#[test]
+fn hostile_length_prefix_and_non_json_body() {
+    let mut r = Run::new();
+    let mut c = conn();
+    handshake(&mut r, &mut c);
+    let mut bad = 0xffff_ffffu32.to_be_bytes().to_vec();
+    bad.extend_from_slice(&[0x41; 100]);
+    r.feed(true, &c.data(Side::Client, &bad));
+    r.feed(true, &c.data(Side::Client, &framed(OFF)));
+    // A body that deciphers to something that is not JSON.
+    let mut junk = 12u32.to_be_bytes().to_vec();
+    junk.extend_from_slice(&xor::encrypt(b"hello world!"));
+    r.feed(false, &c.data(Side::Server, &junk));
+    r.w.finish();
+    let events: Vec<_> = r.w.drain_events().collect();
+    assert!(r.w.stats.tplink_desyncs >= 1);
+    assert!(events.iter().any(|e| matches!(&e.body, EventBody::Message(m) if m.json["system"]["set_relay_state"]["state"] == 0)));
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(&e.body, EventBody::Undecodable(_)))
+    );
+    assert_eq!(r.w.stats.tplink_undecodable, 1);
+}
+
+#[test]
+fn syn_flood_is_bounded_and_counted() {
+    let mut r = Run::new();
+    let n = plugsniff::watch::MAX_FLOWS + 1000;
+    for i in 0..n {
+        let mut c = TcpConn::new(
+            ([10, (i >> 16) as u8, (i >> 8) as u8, i as u8], 40_000),
+            ([192, 168, 1, 40], 9999),
+            i as u32,
+            0,
+        );
+        r.feed_now(true, &c.syn());
+    }
+    assert_eq!(r.w.flow_count(), plugsniff::watch::MAX_FLOWS);
+    assert_eq!(r.w.stats.flows_refused, 1000);
+    // Real traffic after the flood: existing flows still work.
+    let mut c = TcpConn::new(([10, 0, 0, 0], 40_000), ([192, 168, 1, 40], 9999), 0, 5);
+    let _ = c.syn();
+    r.feed_now(false, &c.syn_ack());
+    r.feed_now(true, &c.data(Side::Client, &framed(OFF)));
+    assert_eq!(r.messages().len(), 1);
+}
+
+#[test]
+fn truncated_tls_records_do_not_panic() {
+    let mut r = Run::new();
+    let mut c = TcpConn::new(([192, 168, 1, 40], 51_000), ([52, 57, 118, 9], 50443), 7, 9);
+    handshake(&mut r, &mut c);
+    let hello = plugsniff::synth::frames::tls_client_hello([7; 32], "n-devs.tplinkcloud.com");
+    for cut in [1, 5, 9, hello.len() / 2] {
+        let mut c2 = TcpConn::new(
+            ([192, 168, 1, 40], 51_000 + cut as u16),
+            ([52, 57, 118, 9], 50443),
+            7,
+            9,
+        );
+        handshake(&mut r, &mut c2);
+        r.feed(true, &c2.data(Side::Client, &hello[..cut]));
+        r.feed(true, &c2.fin(Side::Client));
+    }
+    r.feed(true, &c.data(Side::Client, &hello));
+    r.w.finish();
+    let events: Vec<_> = r.w.drain_events().collect();
+    let sni: Vec<_> = events
+        .iter()
+        .filter_map(|e| match &e.body {
+            EventBody::CloudLink(c) if c.state == "opened" => c.sni.clone(),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(sni, vec!["n-devs.tplinkcloud.com".to_string()]);
+}
+
+fn demo_json(show_secrets: bool) -> Vec<String> {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_plugsniff"));
+    let dir = env!("CARGO_MANIFEST_DIR");
+    cmd.args([
+        "watch",
+        "-r",
+        &format!("{dir}/captures/demo.pcapng"),
+        "--config",
+        &format!("{dir}/captures/demo.toml"),
+        "--json",
+    ]);
+    if show_secrets {
+        cmd.arg("--show-secrets");
+    }
+    let o = cmd.output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8(o.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// `watch --json` on the demo capture, compared with the committed snapshot.
+/// After a deliberate change: `UPDATE_SNAPSHOTS=1 cargo test --test watch`.
+#[test]
+fn snapshot_watch_json_on_demo() {
+    let lines = demo_json(false);
+    let text = lines.join("\n") + "\n";
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/snapshots/watch-demo.jsonl"
+    );
+    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+        std::fs::create_dir_all(std::path::Path::new(path).parent().unwrap()).unwrap();
+        std::fs::write(path, &text).unwrap();
+    }
+    let want =
+        std::fs::read_to_string(path).expect("snapshot missing: run with UPDATE_SNAPSHOTS=1");
+    assert_eq!(
+        text, want,
+        "watch --json output changed; review and rerun with UPDATE_SNAPSHOTS=1"
+    );
+    // Every line is versioned JSON; the password never appears.
+    for l in &lines {
+        let v: serde_json::Value = serde_json::from_str(l).unwrap();
+        assert_eq!(v["v"], 1);
+    }
+    assert!(!text.contains("hunter2"));
+    let _ = to_json_line;
+}
+
+/// Wireshark's own `tplink-smarthome` dissector, on the same capture decrypted
+/// with the passphrase, shows the same JSON documents as plugsniff.
+#[test]
+fn same_json_as_wiresharks_tplink_dissector() {
+    let ok = std::process::Command::new("tshark")
+        .arg("--version")
+        .output()
+        .is_ok();
+    if !ok {
+        assert!(
+            std::env::var("CI").map_or(true, |v| v != "true"),
+            "CI=true but tshark is missing"
+        );
+        eprintln!("SKIP: tshark not installed");
+        return;
+    }
+    let dir = env!("CARGO_MANIFEST_DIR");
+    let o = std::process::Command::new("tshark")
+        .args(["-r", &format!("{dir}/captures/demo.pcapng")])
+        .args(["-o", "wlan.enable_decryption:TRUE"])
+        .args([
+            "-o",
+            "uat:80211_keys:\"wpa-pwd\",\"correct horse battery:plugsniff-demo\"",
+        ])
+        .args([
+            "-Y",
+            "tplink-smarthome",
+            "-T",
+            "fields",
+            "-e",
+            "tplink_smarthome.msg",
+        ])
+        .args(["-E", "aggregator=\u{1f}"])
+        .output()
+        .unwrap();
+    let theirs: std::collections::BTreeSet<String> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .flat_map(|l| l.split('\u{1f}'))
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l)
+                .expect("tshark JSON")
+                .to_string()
+        })
+        .collect();
+    assert!(theirs.len() >= 8, "tshark decoded too little: {theirs:?}");
+    let ours: std::collections::BTreeSet<String> = demo_json(true)
+        .iter()
+        .filter_map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).ok()?;
+            (v["event"] == "message").then(|| v["json"].to_string())
+        })
+        .collect();
+    assert_eq!(ours, theirs);
+}
