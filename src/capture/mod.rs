@@ -35,6 +35,39 @@ pub enum CaptureError {
     },
 }
 
+/// A one-line progress indicator on standard error, for reading a file on a
+/// terminal: redrawn at most every 1/8 s, erased by [`Progress::done`].
+pub struct Progress {
+    enabled: bool,
+    last: std::time::Instant,
+}
+
+impl Progress {
+    pub fn new(src: &FileSource) -> Progress {
+        use std::io::IsTerminal;
+        Progress {
+            enabled: src.file_size.is_some_and(|s| s > 1 << 20) && std::io::stderr().is_terminal(),
+            last: std::time::Instant::now(),
+        }
+    }
+    pub fn tick(&mut self, src: &FileSource) {
+        if !self.enabled || self.last.elapsed() < std::time::Duration::from_millis(125) {
+            return;
+        }
+        self.last = std::time::Instant::now();
+        if let Some(size) = src.file_size {
+            let pct = (src.bytes_read.min(size) * 100) / size.max(1);
+            let bar = "#".repeat((pct / 4) as usize);
+            eprint!("\r[{bar:<25}] {pct:>3}%  {} frames", src.frames);
+        }
+    }
+    pub fn done(&mut self) {
+        if self.enabled {
+            eprint!("\r{:60}\r", "");
+        }
+    }
+}
+
 /// One frame as read: timestamp, length on the wire, bytes (link header included).
 pub struct RawFrame<'a> {
     pub ts: Ts,
@@ -52,6 +85,10 @@ pub struct FileSource {
     /// A non-802.11 link type (Ethernet, SLL, raw IP…) opened by [`FileSource::open_any`].
     pub plain: bool,
     frames: u64,
+    /// Size of the input when it is a regular file (for progress display).
+    pub file_size: Option<u64>,
+    /// Approximate bytes consumed so far (record headers + captured bytes).
+    pub bytes_read: u64,
 }
 
 impl FileSource {
@@ -105,17 +142,28 @@ impl FileSource {
             dlt: dl.0,
             plain,
             frames: 0,
+            file_size: std::fs::metadata(real)
+                .ok()
+                .filter(|m| m.is_file())
+                .map(|m| m.len()),
+            bytes_read: 24,
         })
     }
 
     /// The next frame, `Ok(None)` at the end. A torn last record or a corrupt
     /// block is an error carrying how many frames were read before it.
+    /// Frames read so far.
+    pub fn frames(&self) -> u64 {
+        self.frames
+    }
+
     // time_t is i64 on 64-bit targets only.
     #[allow(clippy::useless_conversion)]
     pub fn next_frame(&mut self) -> Result<Option<RawFrame<'_>>, CaptureError> {
         match self.cap.next_packet() {
             Ok(p) => {
                 self.frames += 1;
+                self.bytes_read += 16 + u64::from(p.header.caplen);
                 Ok(Some(RawFrame {
                     ts: Ts {
                         sec: i64::from(p.header.ts.tv_sec),

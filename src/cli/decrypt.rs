@@ -109,10 +109,15 @@ pub fn run(a: DecryptArgs) -> Result<(), CliError> {
     let mut engine = Engine::new(networks);
     let kind = src.kind;
     let mut read_error = None;
+    let mut progress = crate::capture::Progress::new(&src);
     loop {
+        progress.tick(&src);
         match src.next_frame() {
             Ok(Some(f)) => engine.process(f.ts, kind, f.data, f.orig_len, &mut sink),
-            Ok(None) => break,
+            Ok(None) => {
+                progress.done();
+                break;
+            }
             Err(e) => {
                 // A torn last record: keep what was read, report it, exit non-zero.
                 read_error = Some(e);

@@ -92,7 +92,9 @@ pub fn run(a: WatchArgs) -> Result<(), CliError> {
         what: "writing to standard output".into(),
         err,
     };
+    let mut progress = crate::capture::Progress::new(&src);
     loop {
+        progress.tick(&src);
         match src.next_frame() {
             Ok(Some(f)) => {
                 if plain {
@@ -101,7 +103,10 @@ pub fn run(a: WatchArgs) -> Result<(), CliError> {
                     w.process_80211(f.ts, kind, f.data, f.orig_len);
                 }
             }
-            Ok(None) => break,
+            Ok(None) => {
+                progress.done();
+                break;
+            }
             Err(e) => {
                 read_error = Some(e);
                 break;
