@@ -283,6 +283,119 @@ pub struct Engine {
     /// Unpadded copy of a frame that had radiotap data padding.
     unpadded: Vec<u8>,
     clock: u64,
+    /// A worker's decryption of the current frame, if any ([`Engine::process_pre`]).
+    pre: Option<PreDecrypted>,
+}
+
+/// A decryption done ahead of time by a pipeline worker: the key (by serial),
+/// the packet number and the plaintext, all verified by the MIC (CCMP) or ICV
+/// (TKIP). The engine still does everything stateful (replay, Michael, order).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PreDecrypted {
+    pub serial: u64,
+    pub pn: u64,
+    pub plain: Vec<u8>,
+}
+
+/// The keys a pipeline worker knows, copied from the engine's keystore as it
+/// installs them (newest first per slot, at most `MAX_KEYS_PER_SLOT`).
+#[derive(Default)]
+pub struct WorkerKeys {
+    pairwise: HashMap<(MacAddr, MacAddr), Vec<Arc<KeyEntry>>>,
+    group: HashMap<(MacAddr, u8), Vec<Arc<KeyEntry>>>,
+    out: Vec<u8>,
+    unpadded: Vec<u8>,
+}
+
+impl WorkerKeys {
+    pub fn add(&mut self, k: Arc<KeyEntry>) {
+        let slot = match k.sta {
+            Some(sta) => self.pairwise.entry((k.bssid, sta)).or_default(),
+            None => self.group.entry((k.bssid, k.key_id)).or_default(),
+        };
+        if slot.iter().any(|e| e.serial == k.serial) {
+            return;
+        }
+        slot.insert(0, k);
+        slot.truncate(crate::wpa::keystore::MAX_KEYS_PER_SLOT);
+    }
+
+    /// Decrypts a protected frame with the keys known here. `None` when the
+    /// frame is not protected, no key fits, or it is malformed: the engine then
+    /// does the work itself, so a worker that lags behind a rekey costs time,
+    /// never correctness.
+    pub fn predecrypt(&mut self, link: LinkKind, raw: &[u8]) -> Option<PreDecrypted> {
+        let loc = locate_dot11(link, raw).ok()?;
+        if loc.fcs == FcsStatus::PresentBad {
+            return None;
+        }
+        let frame = raw.get(loc.start..loc.end)?;
+        let d = Dot11::new_checked(frame, loc.data_pad).ok()?;
+        if !d.protected() || !(d.is_data() || d.is_mgmt()) {
+            return None;
+        }
+        let mut unpadded = std::mem::take(&mut self.unpadded);
+        let r = if d.header_len() != d.mac_header_len() {
+            unpadded.clear();
+            unpadded.extend_from_slice(d.header());
+            unpadded.extend_from_slice(d.body());
+            match Dot11::new_checked(&unpadded, false) {
+                Ok(u) => self.try_frame(&u),
+                Err(_) => None,
+            }
+        } else {
+            self.try_frame(&d)
+        };
+        self.unpadded = unpadded;
+        r
+    }
+
+    fn try_frame(&mut self, d: &Dot11<'_>) -> Option<PreDecrypted> {
+        let body = d.body();
+        if body.len() < 8 || body[3] & 0x20 == 0 {
+            return None;
+        }
+        let ra = d.addr1();
+        let ta = d.addr2()?;
+        let empty = Vec::new();
+        let (first, second) = if ra.is_group() {
+            (
+                self.group.get(&(ta, body[3] >> 6)).unwrap_or(&empty),
+                &empty,
+            )
+        } else {
+            (
+                self.pairwise.get(&(ta, ra)).unwrap_or(&empty),
+                self.pairwise.get(&(ra, ta)).unwrap_or(&empty),
+            )
+        };
+        for key in first.iter().chain(second.iter()) {
+            let pn = match key.tk.cipher {
+                Cipher::Ccmp => {
+                    ccmp::decrypt(key.tk.key16(), d.bytes(), d.header_len(), &mut self.out)
+                        .ok()
+                        .map(|h| h.pn)
+                }
+                Cipher::Tkip => tkip::decrypt_mpdu(
+                    key.tk.key16(),
+                    ta.0,
+                    d.bytes(),
+                    d.header_len(),
+                    &mut self.out,
+                )
+                .ok()
+                .map(|h| h.tsc),
+            };
+            if let Some(pn) = pn {
+                return Some(PreDecrypted {
+                    serial: key.serial,
+                    pn,
+                    plain: std::mem::take(&mut self.out),
+                });
+            }
+        }
+        None
+    }
 }
 
 /// Caps on the per-BSS and per-station tables (a flood of fake addresses is
@@ -304,6 +417,7 @@ impl Engine {
             out: Vec::with_capacity(4096),
             unpadded: Vec::new(),
             clock: 0,
+            pre: None,
         }
     }
 
@@ -323,6 +437,27 @@ impl Engine {
             return None;
         }
         Some(self.stations.entry((bssid, sta)).or_default())
+    }
+
+    /// [`Engine::process`] with a worker's decryption of the frame, which is
+    /// used instead of decrypting again when its key is among the candidates.
+    pub fn process_pre(
+        &mut self,
+        ts: Ts,
+        link: LinkKind,
+        raw: &[u8],
+        orig_len: u32,
+        pre: Option<PreDecrypted>,
+        sink: &mut dyn Sink,
+    ) {
+        self.pre = pre;
+        self.process(ts, link, raw, orig_len, sink);
+        if let Some(p) = self.pre.take() {
+            // Hand the buffer back for reuse.
+            if self.plain.capacity() < p.plain.capacity() {
+                self.plain = p.plain;
+            }
+        }
     }
 
     /// Processes one captured frame. `orig_len` is the length on the wire (for
@@ -599,6 +734,25 @@ impl Engine {
         let mut plain = std::mem::take(&mut self.plain);
         let mut result = Err(fail);
         for key in cands {
+            if let Some(p) = self.pre.as_ref().filter(|p| p.serial == key.serial) {
+                plain.clear();
+                plain.extend_from_slice(&p.plain);
+                let pn = p.pn;
+                match self.accept(d, ta, key, class, pn, &mut plain) {
+                    Ok(r) => {
+                        result = Ok(r);
+                        break;
+                    }
+                    Err(DropReason::Replay) => {
+                        result = Err(DropReason::Replay);
+                        break;
+                    }
+                    Err(e) => {
+                        fail = e;
+                        continue;
+                    }
+                }
+            }
             let pn = match key.tk.cipher {
                 Cipher::Ccmp => match ccmp::decrypt(key.tk.key16(), frame, hdr_len, &mut plain) {
                     Ok(h) => h.pn,
@@ -624,45 +778,64 @@ impl Engine {
                     }
                 }
             };
-            let mut len = plain.len();
-            // TKIP: the Michael MIC protects the whole MSDU; for unfragmented
-            // frames check it here, for fragments after reassembly.
-            let fragmented = d.more_frags() || d.seq_ctl().is_some_and(|(_, f)| f > 0);
-            if key.tk.cipher == Cipher::Tkip && !fragmented {
-                let (Some(da), Some(sa)) = (d.da(), d.sa()) else {
-                    fail = DropReason::Malformed;
-                    continue;
-                };
-                let mic_key = if ta == key.bssid {
-                    key.tk.mic_from_ap()
-                } else {
-                    key.tk.mic_to_ap()
-                };
-                if len < 8 || !tkip::verify_michael(mic_key, da.0, sa.0, d.tid(), &plain) {
-                    fail = DropReason::MichaelFailure;
-                    continue;
+            match self.accept(d, ta, key, class, pn, &mut plain) {
+                Ok(r) => {
+                    result = Ok(r);
+                    break;
                 }
-                len -= 8;
-            }
-            // Replay check, after the MIC authenticated the PN.
-            let w = self.windows.entry((key.serial, ta, class)).or_default();
-            let retransmit = match w.check(pn) {
-                PnCheck::New => false,
-                PnCheck::Seen if d.retry() => true,
-                PnCheck::Seen | PnCheck::TooOld => {
+                Err(DropReason::Replay) => {
                     result = Err(DropReason::Replay);
                     break;
                 }
-            };
-            w.mark(pn);
-            result = Ok((key.clone(), len, retransmit));
-            break;
+                Err(e) => {
+                    fail = e;
+                    continue;
+                }
+            }
         }
         self.plain = plain;
         match result {
             Err(DropReason::MicFailure) => Err(fail),
             r => r,
         }
+    }
+
+    /// After a MIC/ICV verified: the TKIP Michael check (unfragmented frames;
+    /// fragments are checked after reassembly), then the replay window.
+    fn accept(
+        &mut self,
+        d: &Dot11<'_>,
+        ta: MacAddr,
+        key: &Arc<KeyEntry>,
+        class: u8,
+        pn: u64,
+        plain: &mut [u8],
+    ) -> Result<(Arc<KeyEntry>, usize, bool), DropReason> {
+        let mut len = plain.len();
+        let fragmented = d.more_frags() || d.seq_ctl().is_some_and(|(_, f)| f > 0);
+        if key.tk.cipher == Cipher::Tkip && !fragmented {
+            let (Some(da), Some(sa)) = (d.da(), d.sa()) else {
+                return Err(DropReason::Malformed);
+            };
+            let mic_key = if ta == key.bssid {
+                key.tk.mic_from_ap()
+            } else {
+                key.tk.mic_to_ap()
+            };
+            if len < 8 || !tkip::verify_michael(mic_key, da.0, sa.0, d.tid(), plain) {
+                return Err(DropReason::MichaelFailure);
+            }
+            len -= 8;
+        }
+        // Replay check, after the MIC authenticated the PN.
+        let w = self.windows.entry((key.serial, ta, class)).or_default();
+        let retransmit = match w.check(pn) {
+            PnCheck::New => false,
+            PnCheck::Seen if d.retry() => true,
+            PnCheck::Seen | PnCheck::TooOld => return Err(DropReason::Replay),
+        };
+        w.mark(pn);
+        Ok((key.clone(), len, retransmit))
     }
 
     fn after_decrypt(

@@ -25,6 +25,7 @@ pub mod decoders;
 pub mod engine;
 pub mod flows;
 pub mod output;
+pub mod pipeline;
 pub mod synth;
 pub mod tkip;
 pub mod watch;

@@ -61,7 +61,7 @@ fn decrypt_with_config_writes_ethernet_and_80211() {
             input.to_str().unwrap(),
             "-o",
             out_eth.to_str().unwrap(),
-            "-c",
+            "--config",
             cfg.to_str().unwrap(),
         ])
         .output()
@@ -81,7 +81,7 @@ fn decrypt_with_config_writes_ethernet_and_80211() {
             input.to_str().unwrap(),
             "--keep-80211",
             "--json",
-            "-c",
+            "--config",
             cfg.to_str().unwrap(),
         ])
         .arg("-o")
@@ -229,12 +229,12 @@ fn errors_have_clear_messages_and_exit_codes() {
         .args([
             "decrypt",
             eth.to_str().unwrap(),
-            "-c",
+            "--config",
             cfg.to_str().unwrap(),
         ])
         .output()
         .unwrap();
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(3));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
         err.contains("link type 1") && err.contains("EN10MB"),
@@ -249,7 +249,7 @@ fn errors_have_clear_messages_and_exit_codes() {
         .args([
             "decrypt",
             eth.to_str().unwrap(),
-            "-c",
+            "--config",
             bad.to_str().unwrap(),
         ])
         .output()
@@ -266,10 +266,27 @@ fn errors_have_clear_messages_and_exit_codes() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("no key given"));
     // Missing file.
     let o = bin()
-        .args(["decrypt", "/nonexistent.pcap", "-c", cfg.to_str().unwrap()])
+        .args([
+            "decrypt",
+            "/nonexistent.pcap",
+            "--config",
+            cfg.to_str().unwrap(),
+        ])
         .output()
         .unwrap();
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(3));
+    // A missing interface, for watch.
+    let o = bin()
+        .args(["watch", "-i", "nosuchif0", "-c", "1"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(String::from_utf8_lossy(&o.stderr).contains("nosuchif0"));
 }
 
 #[test]
@@ -305,7 +322,7 @@ fn torn_capture_keeps_what_was_read_and_exits_1() {
         .args([
             "decrypt",
             torn.to_str().unwrap(),
-            "-c",
+            "--config",
             cfg.to_str().unwrap(),
             "-o",
             out.to_str().unwrap(),

@@ -7,6 +7,7 @@
 //! refused with an error naming it.
 
 pub mod link;
+pub mod live;
 
 use std::path::Path;
 

@@ -1,7 +1,8 @@
 //! Command line: argument parsing, secrets, and the commands.
 //!
-//! Exit codes: 0 success; 1 runtime error (I/O, capture read); 2 usage or
-//! configuration error (clap also uses 2).
+//! Exit codes: 0 success; 1 the capture failed mid-run; 2 usage or
+//! configuration (clap also uses 2); 3 the capture source could not be
+//! opened; 4 an output could not be written. See [`CliError::exit_code`].
 
 pub mod config;
 pub mod decrypt;
@@ -41,7 +42,7 @@ pub enum Command {
 #[derive(Args, Clone, Default)]
 pub struct KeyArgs {
     /// TOML file with [[network]] entries (ssid + passphrase / psk / pmk).
-    #[arg(short = 'c', long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE")]
     pub config: Option<String>,
     /// SSID for the passphrase given by PLUGSNIFF_PASSPHRASE or the prompt.
     #[arg(long)]
@@ -97,10 +98,17 @@ pub enum CliError {
 }
 
 impl CliError {
+    /// Exit codes (documented in the README): 1 the capture failed mid-run
+    /// (torn file, interface gone), 2 usage or configuration, 3 the capture
+    /// source could not be opened (missing file or interface, not 802.11,
+    /// monitor mode refused), 4 an output could not be written (disk full…).
     pub fn exit_code(&self) -> u8 {
+        use crate::capture::CaptureError;
         match self {
             CliError::Usage(_) | CliError::Config(_) => 2,
-            CliError::Capture(_) | CliError::Io { .. } => 1,
+            CliError::Capture(CaptureError::Read { .. }) => 1,
+            CliError::Capture(_) => 3,
+            CliError::Io { .. } => 4,
         }
     }
 }

@@ -3,6 +3,7 @@
 //! Only this module formats what the engine produced for people or programs.
 
 pub mod event;
+pub mod files;
 pub mod keys_out;
 pub mod live;
 pub mod pcap_out;

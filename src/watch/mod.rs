@@ -109,6 +109,10 @@ pub struct Watcher {
     events: Vec<Event>,
     last_expire: Duration,
     relay: RelayFilter,
+    /// Decrypted MSDUs as Ethernet frames, when a pcap output is configured.
+    pub pcap_out: Option<crate::output::files::RotatingPcap>,
+    /// The first error writing `pcap_out` (the run stops on it).
+    pub out_error: Option<std::io::Error>,
 }
 
 struct MsduSink<'a> {
@@ -174,6 +178,8 @@ struct WatchCore<'a> {
     events: &'a mut Vec<Event>,
     last_expire: &'a mut Duration,
     relay: &'a mut RelayFilter,
+    pcap_out: &'a mut Option<crate::output::files::RotatingPcap>,
+    out_error: &'a mut Option<std::io::Error>,
 }
 
 impl Sink for MsduSink<'_> {
@@ -182,6 +188,14 @@ impl Sink for MsduSink<'_> {
             return; // a MAC retransmission repeats an MSDU already handed on
         }
         self.w.stats.msdus += 1;
+        if m.decrypted && self.w.out_error.is_none() {
+            if let Some(p) = self.w.pcap_out.as_mut() {
+                let eth = crate::output::pcap_out::msdu_to_ethernet(m);
+                if let Err(e) = p.write(m.ts, &[&eth]) {
+                    *self.w.out_error = Some(e);
+                }
+            }
+        }
         if self.w.relay.is_relay(m) {
             self.w.stats.relayed_duplicates += 1;
             return;
@@ -231,6 +245,8 @@ impl Watcher {
             events: Vec::new(),
             last_expire: Duration::ZERO,
             relay: RelayFilter::default(),
+            pcap_out: None,
+            out_error: None,
         }
     }
 
@@ -244,11 +260,25 @@ impl Watcher {
             events: &mut self.events,
             last_expire: &mut self.last_expire,
             relay: &mut self.relay,
+            pcap_out: &mut self.pcap_out,
+            out_error: &mut self.out_error,
         }
     }
 
     /// An 802.11 frame (radiotap, Prism, PPI or plain 802.11).
     pub fn process_80211(&mut self, ts: Ts, kind: LinkKind, raw: &[u8], orig_len: u32) {
+        self.process_80211_pre(ts, kind, raw, orig_len, None);
+    }
+
+    /// [`Watcher::process_80211`] with a pipeline worker's decryption.
+    pub fn process_80211_pre(
+        &mut self,
+        ts: Ts,
+        kind: LinkKind,
+        raw: &[u8],
+        orig_len: u32,
+        pre: Option<crate::engine::PreDecrypted>,
+    ) {
         let mut core = WatchCore {
             names: &mut self.names,
             flows: &mut self.flows,
@@ -258,9 +288,12 @@ impl Watcher {
             events: &mut self.events,
             last_expire: &mut self.last_expire,
             relay: &mut self.relay,
+            pcap_out: &mut self.pcap_out,
+            out_error: &mut self.out_error,
         };
         let mut sink = MsduSink { w: &mut core };
-        self.engine.process(ts, kind, raw, orig_len, &mut sink);
+        self.engine
+            .process_pre(ts, kind, raw, orig_len, pre, &mut sink);
     }
 
     /// A frame of a plain (non-802.11) link type: Ethernet, SLL, null, raw IP.

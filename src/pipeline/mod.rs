@@ -1,0 +1,389 @@
+//! The multi-core pipeline: capture → N decrypt workers → the ordered stage.
+//!
+//! ```text
+//!  capture thread ──batch k──► worker k mod N ──batch k──► ordered stage (caller's thread)
+//!  (libpcap, batches)           (pure decryption       (Engine + Watcher: handshakes,
+//!                                with a copy of keys)   replay, flows, decoders, events)
+//!                  ◄──────────── new keys (Arc<KeyEntry>) ───────────────┘
+//! ```
+//!
+//! # Ordering
+//! Batch `k` goes to worker `k mod N` and the ordered stage reads batch `k`
+//! from worker `k mod N`'s output: frames reach the engine in capture order,
+//! with no reorder buffer. Workers only *pre-decrypt* with the keys they have
+//! been sent; the engine stays the authority (a frame a worker could not
+//! decrypt, e.g. just after a rekey, is decrypted by the engine itself), so
+//! results are identical to the single-threaded path.
+//!
+//! # Capacities and backpressure
+//! Frames travel in batches of up to [`BATCH_FRAMES`]; each worker has an input
+//! and an output queue of [`QUEUE_BATCHES`] batches. A file source blocks when
+//! the queues are full (never drops); a live source never blocks the capture
+//! thread: a batch that finds its queue full is dropped and counted as
+//! `shed_load`. A live batch is also cut after [`BATCH_MAX_WAIT`] so frames
+//! are not held back on a quiet network.
+//!
+//! # Accounting
+//! Each batch carries the capture thread's cumulative counts at the time it was
+//! sent; after the ordered stage finishes batch `k`, `captured = processed +
+//! shed` holds exactly for everything up to `k` ([`Progress`]). libpcap's own
+//! drops (`ps_drop`, `ps_ifdrop`) are reported next to it.
+//!
+//! # Shutdown
+//! [`StopHandle::stop`] (from a signal thread) makes the capture thread end
+//! its read loop (breaking a blocked libpcap read); the batches already
+//! queued drain through the workers and the ordered stage; [`run`] returns
+//! when the last one is processed.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender, TrySendError, bounded, unbounded};
+
+use crate::capture::link::LinkKind;
+use crate::capture::live::{Breaker, LiveSource, Next, PcapStats};
+use crate::capture::{CaptureError, FileSource};
+use crate::engine::{PreDecrypted, Ts, WorkerKeys};
+use crate::wpa::keystore::KeyEntry;
+
+pub const BATCH_FRAMES: usize = 64;
+pub const QUEUE_BATCHES: usize = 32;
+pub const BATCH_MAX_WAIT: Duration = Duration::from_millis(20);
+/// How often the capture thread reads libpcap's counters.
+pub const PCAP_STATS_EVERY: Duration = Duration::from_secs(1);
+
+/// One captured frame, owned (copied once out of libpcap's buffer).
+#[derive(Debug, Clone)]
+pub struct Frame {
+    pub ts: Ts,
+    pub orig_len: u32,
+    pub data: Vec<u8>,
+    /// A worker's decryption of it.
+    pub pre: Option<PreDecrypted>,
+}
+
+/// Cumulative capture-side counts when a batch was sent.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Progress {
+    /// Frames the capture thread read from libpcap.
+    pub captured: u64,
+    /// Frames dropped because a queue was full (live sources only).
+    pub shed_load: u64,
+    /// libpcap's counters, as last read.
+    pub pcap: PcapStats,
+}
+
+struct Batch {
+    frames: Vec<Frame>,
+    progress: Progress,
+}
+
+/// Where frames come from.
+pub enum Source {
+    File(FileSource),
+    Live(LiveSource),
+}
+
+impl Source {
+    pub fn is_live(&self) -> bool {
+        matches!(self, Source::Live(_))
+    }
+    /// `Some(kind)` for 802.11 link types, `None` for plain ones (then see `dlt`).
+    pub fn kind(&self) -> Option<LinkKind> {
+        match self {
+            Source::File(f) if f.plain => None,
+            Source::File(f) => Some(f.kind),
+            Source::Live(l) => Some(l.kind),
+        }
+    }
+    pub fn dlt(&self) -> i32 {
+        match self {
+            Source::File(f) => f.dlt,
+            Source::Live(l) => l.dlt,
+        }
+    }
+}
+
+/// Stops a running pipeline from another thread (signal handling).
+#[derive(Clone)]
+pub struct StopHandle {
+    flag: Arc<AtomicBool>,
+    breaker: Arc<std::sync::Mutex<Option<Breaker>>>,
+}
+
+impl StopHandle {
+    pub fn stop(&self) {
+        self.flag.store(true, Ordering::SeqCst);
+        if let Ok(b) = self.breaker.lock() {
+            if let Some(b) = b.as_ref() {
+                b.stop();
+            }
+        }
+    }
+    pub fn is_stopped(&self) -> bool {
+        self.flag.load(Ordering::SeqCst)
+    }
+}
+
+impl Default for StopHandle {
+    fn default() -> Self {
+        StopHandle {
+            flag: Arc::new(AtomicBool::new(false)),
+            breaker: Arc::new(std::sync::Mutex::new(None)),
+        }
+    }
+}
+
+/// Limits of a run.
+#[derive(Debug, Clone, Default)]
+pub struct Limits {
+    /// Stop after this many frames (`-c`).
+    pub count: Option<u64>,
+    /// Stop after this long (`--duration`), measured from the start.
+    pub duration: Option<Duration>,
+}
+
+/// The ordered stage: the caller's state machine, fed in capture order.
+pub trait Ordered {
+    fn frame(&mut self, f: Frame);
+    /// Keys installed since the last call, to forward to the workers.
+    fn new_keys(&mut self) -> Vec<Arc<KeyEntry>>;
+    /// After every batch, with the capture-side counts up to that batch.
+    fn batch_done(&mut self, p: &Progress);
+    /// While waiting for the next batch (live sources are often idle).
+    fn idle(&mut self, _p: &Progress) {}
+}
+
+/// How the run ended.
+#[derive(Debug)]
+pub struct Outcome {
+    pub progress: Progress,
+    /// A read error that ended the capture (torn file, interface gone).
+    pub error: Option<CaptureError>,
+}
+
+/// Runs the pipeline to the end of the source (or a stop) with `workers`
+/// decrypt threads; the ordered stage runs on the calling thread.
+pub fn run(
+    mut source: Source,
+    workers: usize,
+    limits: Limits,
+    stop: StopHandle,
+    ordered: &mut dyn Ordered,
+) -> Outcome {
+    let workers = workers.max(1);
+    let kind = source.kind();
+    if let Source::Live(l) = &mut source {
+        if let Ok(mut b) = stop.breaker.lock() {
+            *b = Some(l.breaker());
+        }
+    }
+    let live = source.is_live();
+    let mut to_workers = Vec::new();
+    let mut from_workers = Vec::new();
+    let mut key_senders: Vec<Sender<Arc<KeyEntry>>> = Vec::new();
+    let mut handles = Vec::new();
+    for i in 0..workers {
+        let (in_tx, in_rx) = bounded::<Batch>(QUEUE_BATCHES);
+        let (out_tx, out_rx) = bounded::<Batch>(QUEUE_BATCHES);
+        let (key_tx, key_rx) = unbounded::<Arc<KeyEntry>>();
+        to_workers.push(in_tx);
+        from_workers.push(out_rx);
+        key_senders.push(key_tx);
+        handles.push(
+            thread::Builder::new()
+                .name(format!("decrypt-{i}"))
+                .spawn(move || worker(kind, in_rx, out_tx, key_rx))
+                .expect("spawn worker"),
+        );
+    }
+    let stop2 = stop.clone();
+    let capture = thread::Builder::new()
+        .name("capture".into())
+        .spawn(move || capture_loop(source, to_workers, live, limits, stop2))
+        .expect("spawn capture thread");
+
+    let mut last = Progress::default();
+    let mut k = 0usize;
+    loop {
+        let rx = &from_workers[k % workers];
+        let batch = if live {
+            match rx.recv_timeout(Duration::from_millis(200)) {
+                Ok(b) => b,
+                Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
+                    ordered.idle(&last);
+                    continue;
+                }
+                Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
+            }
+        } else {
+            match rx.recv() {
+                Ok(b) => b,
+                Err(_) => break,
+            }
+        };
+        k += 1;
+        for f in batch.frames {
+            ordered.frame(f);
+        }
+        for key in ordered.new_keys() {
+            for s in &key_senders {
+                let _ = s.send(key.clone());
+            }
+        }
+        last = batch.progress;
+        ordered.batch_done(&last);
+    }
+    drop(key_senders);
+    let (progress, error) = capture.join().unwrap_or((last, None));
+    for h in handles {
+        let _ = h.join();
+    }
+    Outcome { progress, error }
+}
+
+fn worker(
+    kind: Option<LinkKind>,
+    rx: Receiver<Batch>,
+    tx: Sender<Batch>,
+    keys_rx: Receiver<Arc<KeyEntry>>,
+) {
+    let mut keys = WorkerKeys::default();
+    for mut b in rx {
+        for k in keys_rx.try_iter() {
+            keys.add(k);
+        }
+        if let Some(kind) = kind {
+            for f in &mut b.frames {
+                f.pre = keys.predecrypt(kind, &f.data);
+            }
+        }
+        if tx.send(b).is_err() {
+            return;
+        }
+    }
+}
+
+fn capture_loop(
+    mut source: Source,
+    to_workers: Vec<Sender<Batch>>,
+    live: bool,
+    limits: Limits,
+    stop: StopHandle,
+) -> (Progress, Option<CaptureError>) {
+    let n = to_workers.len();
+    let mut k = 0usize;
+    let mut p = Progress::default();
+    let mut batch: Vec<Frame> = Vec::with_capacity(BATCH_FRAMES);
+    let mut batch_started = Instant::now();
+    let started = Instant::now();
+    let mut last_stats = Instant::now();
+    let mut error = None;
+    let mut bar = match &source {
+        Source::File(f) => Some(crate::capture::Progress::new(f)),
+        Source::Live(_) => None,
+    };
+    let send = |batch: &mut Vec<Frame>, p: &mut Progress, k: &mut usize| -> bool {
+        if batch.is_empty() {
+            return true;
+        }
+        let frames = std::mem::replace(batch, Vec::with_capacity(BATCH_FRAMES));
+        let len = frames.len() as u64;
+        let tx = &to_workers[*k % n];
+        if live {
+            // The shed count travels with the next batch that gets through.
+            let b = Batch {
+                frames,
+                progress: *p,
+            };
+            match tx.try_send(b) {
+                Ok(()) => *k += 1,
+                Err(TrySendError::Full(_)) => p.shed_load += len,
+                Err(TrySendError::Disconnected(_)) => return false,
+            }
+            true
+        } else {
+            let ok = tx
+                .send(Batch {
+                    frames,
+                    progress: *p,
+                })
+                .is_ok();
+            *k += 1;
+            ok
+        }
+    };
+    loop {
+        if stop.is_stopped()
+            || limits.count.is_some_and(|c| p.captured >= c)
+            || limits.duration.is_some_and(|d| started.elapsed() >= d)
+        {
+            break;
+        }
+        let next = match &mut source {
+            Source::File(f) => match (bar.as_mut().map(|b| b.tick(f)), f.next_frame()).1 {
+                Ok(Some(fr)) => Some(Frame {
+                    ts: fr.ts,
+                    orig_len: fr.orig_len,
+                    data: fr.data.to_vec(),
+                    pre: None,
+                }),
+                Ok(None) => {
+                    if let Some(b) = bar.as_mut() {
+                        b.done();
+                    }
+                    break;
+                }
+                Err(e) => {
+                    error = Some(e);
+                    break;
+                }
+            },
+            Source::Live(l) => {
+                if last_stats.elapsed() >= PCAP_STATS_EVERY {
+                    p.pcap = l.stats();
+                    last_stats = Instant::now();
+                }
+                match l.next_frame() {
+                    Ok(Next::Frame(fr)) => Some(Frame {
+                        ts: fr.ts,
+                        orig_len: fr.orig_len,
+                        data: fr.data.to_vec(),
+                        pre: None,
+                    }),
+                    Ok(Next::Idle) => None,
+                    Ok(Next::End) => break,
+                    Err(e) => {
+                        error = Some(e);
+                        break;
+                    }
+                }
+            }
+        };
+        if let Some(f) = next {
+            p.captured += 1;
+            batch.push(f);
+        }
+        let due =
+            batch.len() >= BATCH_FRAMES || (live && batch_started.elapsed() >= BATCH_MAX_WAIT);
+        if due {
+            // The progress a batch carries includes its own frames.
+            if !send(&mut batch, &mut p, &mut k) {
+                break;
+            }
+            batch_started = Instant::now();
+        }
+    }
+    if let Source::Live(l) = &mut source {
+        p.pcap = l.stats();
+    }
+    send(&mut batch, &mut p, &mut k);
+    // An empty final batch carries the final counts (shed load, libpcap drops).
+    let _ = to_workers[k % n].send(Batch {
+        frames: Vec::new(),
+        progress: p,
+    });
+    (p, error)
+}
