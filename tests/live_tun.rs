@@ -1,0 +1,321 @@
+//! Live capture without a radio: a TUN device with radiotap link type, in a
+//! network namespace the test creates, fed by `tests/support/tun_replay.py`.
+//! libpcap delivers each frame with DLT 127, as from a monitor-mode card.
+//! `watch -i` must produce the same events as `watch -r` on the same file,
+//! stop cleanly on SIGTERM with flushed outputs, and report no libpcap drops.
+//!
+//! Needs root, `ip`, `python3` and /dev/net/tun: skipped with a message where
+//! absent, a failure under `CI=true`.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Netns(String);
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+    }
+}
+
+fn can_run() -> bool {
+    let root = nix::unistd::Uid::effective().is_root();
+    let tun = std::path::Path::new("/dev/net/tun").exists();
+    let ip = Command::new("ip").arg("-V").output().is_ok();
+    let py = Command::new("python3").arg("-V").output().is_ok();
+    if root && tun && ip && py {
+        return true;
+    }
+    let why = format!("root={root} /dev/net/tun={tun} ip={ip} python3={py}");
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("CI=true but the live TUN test cannot run: {why}");
+    }
+    eprintln!("SKIP: live TUN test needs root, ip, python3, /dev/net/tun ({why})");
+    false
+}
+
+fn netns(tag: &str) -> Netns {
+    let name = format!("psniff-{tag}-{}", std::process::id());
+    let _ = Command::new("ip")
+        .args(["netns", "del", &name])
+        .stderr(Stdio::null())
+        .status();
+    let st = Command::new("ip")
+        .args(["netns", "add", &name])
+        .status()
+        .unwrap();
+    assert!(st.success(), "ip netns add");
+    Netns(name)
+}
+
+fn normalise(line: &str) -> Option<serde_json::Value> {
+    let mut v: serde_json::Value = serde_json::from_str(line).ok()?;
+    if v["event"] == "summary" {
+        return None;
+    }
+    let o = v.as_object_mut()?;
+    // Capture times differ between the file and the live replay.
+    for k in ["ts", "latency_ms", "duration_s", "mean_interval_s"] {
+        o.remove(k);
+    }
+    Some(v)
+}
+
+struct Replay {
+    py: Child,
+    out: BufReader<std::process::ChildStdout>,
+}
+
+fn start_replay(ns: &Netns, dev: &str, file: &str) -> Replay {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/tun_replay.py");
+    let mut py = Command::new("ip")
+        .args(["netns", "exec", &ns.0, "python3", script, dev, file])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(py.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    assert_eq!(line.trim(), "ready", "tun_replay.py did not start");
+    Replay { py, out }
+}
+
+/// Runs `watch -i` on a replay of `file`; returns (stdout lines, stderr).
+fn live_watch(
+    tag: &str,
+    file: &str,
+    extra: &[&str],
+    outputs: &std::path::Path,
+) -> (Vec<String>, String) {
+    let ns = netns(tag);
+    let dev = "ptun0";
+    let mut rp = start_replay(&ns, dev, file);
+    let jsonl = outputs.join("events.jsonl");
+    let pcap = outputs.join("decrypted.pcap");
+    let mut ps = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &ns.0,
+            env!("CARGO_BIN_EXE_plugsniff"),
+            "watch",
+            "-i",
+            dev,
+            "--json",
+        ])
+        .args(["--status-interval", "1", "--jsonl"])
+        .arg(&jsonl)
+        .arg("-w")
+        .arg(&pcap)
+        .args(extra)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = ps.stdout.take().unwrap();
+    let out_thread = std::thread::spawn(move || {
+        BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .collect::<Vec<_>>()
+    });
+    let mut err = BufReader::new(ps.stderr.take().unwrap());
+    // Wait until the capture is open.
+    let mut stderr_text = String::new();
+    let t0 = Instant::now();
+    loop {
+        let mut l = String::new();
+        if err.read_line(&mut l).unwrap() == 0 {
+            panic!("plugsniff exited before capturing: {stderr_text}");
+        }
+        stderr_text.push_str(&l);
+        if l.contains("capturing on") {
+            break;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "no 'capturing on': {stderr_text}"
+        );
+    }
+    let err_thread = std::thread::spawn(move || {
+        let mut s = String::new();
+        for l in err.lines().map_while(Result::ok) {
+            s.push_str(&l);
+            s.push('\n');
+        }
+        s
+    });
+    writeln!(rp.py.stdin.as_mut().unwrap(), "go").unwrap();
+    let mut done = String::new();
+    rp.out.read_line(&mut done).unwrap();
+    assert!(done.starts_with("done"), "replay: {done}");
+    // Let the pipeline drain (batches are cut after 20 ms), then SIGTERM.
+    std::thread::sleep(Duration::from_millis(1500));
+    let st = Command::new("kill")
+        .args(["-TERM", &ps.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let status = ps.wait().unwrap();
+    drop(rp.py.stdin.take());
+    let _ = rp.py.wait();
+    let lines = out_thread.join().unwrap();
+    stderr_text.push_str(&err_thread.join().unwrap());
+    assert!(status.success(), "plugsniff exit {status:?}: {stderr_text}");
+    (lines, stderr_text)
+}
+
+fn file_watch(file: &str, extra: &[&str]) -> Vec<String> {
+    let o = Command::new(env!("CARGO_BIN_EXE_plugsniff"))
+        .args(["watch", "-r", file, "--json"])
+        .args(extra)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8(o.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+fn final_counter(stderr: &str, name: &str) -> u64 {
+    let line = stderr
+        .lines()
+        .rev()
+        .find(|l| l.contains("plugsniff: final"))
+        .expect("final status line");
+    line.split_whitespace()
+        .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("{name} missing in {line}"))
+}
+
+#[test]
+fn live_tun_replay_of_demo_matches_file() {
+    if !can_run() {
+        return;
+    }
+    let dir = env!("CARGO_MANIFEST_DIR");
+    let file = format!("{dir}/captures/demo.pcapng");
+    let cfg = format!("{dir}/captures/demo.toml");
+    let tmp = tempfile::tempdir().unwrap();
+    let (live, stderr) = live_watch("demo", &file, &["--config", &cfg], tmp.path());
+    let want: Vec<_> = file_watch(&file, &["--config", &cfg])
+        .iter()
+        .filter_map(|l| normalise(l))
+        .collect();
+    let got: Vec<_> = live.iter().filter_map(|l| normalise(l)).collect();
+    assert_eq!(
+        got, want,
+        "live events differ from the file's\nstderr: {stderr}"
+    );
+    // Accounting, no libpcap drops, final outputs flushed.
+    assert_eq!(final_counter(&stderr, "captured"), 148, "{stderr}");
+    assert_eq!(final_counter(&stderr, "processed"), 148);
+    assert_eq!(final_counter(&stderr, "pcap_drop"), 0);
+    assert_eq!(final_counter(&stderr, "shed_load"), 0);
+    let events = std::fs::read_to_string(tmp.path().join("events.jsonl")).unwrap();
+    assert!(
+        events
+            .lines()
+            .last()
+            .unwrap()
+            .contains("\"event\":\"summary\"")
+    );
+    let mut cap = pcap::Capture::from_file(tmp.path().join("decrypted.pcap")).unwrap();
+    let mut n = 0;
+    while cap.next_packet().is_ok() {
+        n += 1;
+    }
+    assert!(n > 50, "decrypted pcap has {n} frames");
+    // A status line was printed while running.
+    assert!(stderr.contains("plugsniff: status") || stderr.contains("plugsniff: final"));
+}
+
+#[test]
+fn live_tun_replay_of_real_capture_matches_file() {
+    if !can_run() {
+        return;
+    }
+    let Some(shared) = common::shared_captures() else {
+        return;
+    };
+    let file = shared
+        .join("wpa-eap-tls.pcap")
+        .to_str()
+        .unwrap()
+        .to_string();
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tmp.path().join("eap.toml");
+    std::fs::write(
+        &cfg,
+        "[[network]]\npmk = \"a5001e18e0b3f792278825bc3abff72d7021d7c157b600470ef730e2490835d4\"\n\
+         [[network]]\npmk = \"79258f6ceeecedd3482b92deaabdb675f09bcb4003ef5074f5ddb10a94ebe00a\"\n\
+         [[network]]\npmk = \"23a9ee58c7810546ae3e7509fda9f97435778d689e53a54891c56d02f18ca162\"\n",
+    )
+    .unwrap();
+    let cfg = cfg.to_str().unwrap().to_string();
+    let (live, stderr) = live_watch("real", &file, &["--config", &cfg], tmp.path());
+    let want: Vec<_> = file_watch(&file, &["--config", &cfg])
+        .iter()
+        .filter_map(|l| normalise(l))
+        .collect();
+    let got: Vec<_> = live.iter().filter_map(|l| normalise(l)).collect();
+    assert_eq!(got, want);
+    assert_eq!(final_counter(&stderr, "captured"), 86);
+    assert_eq!(final_counter(&stderr, "decrypted"), 61);
+    assert_eq!(final_counter(&stderr, "pcap_drop"), 0);
+}
+
+#[test]
+fn monitor_mode_refused_and_missing_interface() {
+    if !can_run() {
+        return;
+    }
+    let ns = netns("mon");
+    let mut rp = start_replay(
+        &ns,
+        "ptun1",
+        concat!(env!("CARGO_MANIFEST_DIR"), "/captures/demo.pcapng"),
+    );
+    let o = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &ns.0,
+            env!("CARGO_BIN_EXE_plugsniff"),
+            "watch",
+            "-i",
+            "ptun1",
+            "--monitor",
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(3), "{err}");
+    assert!(err.to_lowercase().contains("monitor mode"), "{err}");
+    assert!(err.contains("docs/hardware.md"), "{err}");
+    drop(rp.py.stdin.take());
+    let _ = rp.py.wait();
+    let o = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &ns.0,
+            env!("CARGO_BIN_EXE_plugsniff"),
+            "watch",
+            "-i",
+            "nosuch0",
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(3));
+}

@@ -1,0 +1,71 @@
+#!/usr/bin/env python3
+"""Replays a radiotap capture through a TUN device whose link type is radiotap.
+
+Usage: tun_replay.py IFNAME CAPTURE
+
+Creates IFNAME as a TUN device *with* the 4-byte packet-info header (not
+IFF_NO_PI), sets its link type to ARPHRD_IEEE80211_RADIOTAP (803) with
+TUNSETLINK while it is down, brings it up, prints "ready", waits for a line on
+stdin, then writes every frame as 00 00 00 04 + frame (flags 0, proto
+ETH_P_802_2): libpcap on IFNAME then sees DLT 127 frames exactly as from a
+monitor-mode card. Prints "done N" and waits for stdin to close.
+"""
+import fcntl
+import os
+import struct
+import subprocess
+import sys
+import time
+
+TUNSETIFF = 0x400454CA
+TUNSETLINK = 0x400454CD
+IFF_TUN = 0x0001
+ARPHRD_IEEE80211_RADIOTAP = 803
+
+
+def frames(path):
+    data = open(path, "rb").read()
+    magic = data[:4]
+    if magic in (b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4"):
+        e = "<" if magic == b"\xd4\xc3\xb2\xa1" else ">"
+        off = 24
+        while off + 16 <= len(data):
+            _, _, incl, _ = struct.unpack(e + "IIII", data[off:off + 16])
+            yield data[off + 16:off + 16 + incl]
+            off += 16 + incl
+    elif magic == b"\x0a\x0d\x0d\x0a":
+        e = "<" if data[8:12] == b"\x4d\x3c\x2b\x1a" else ">"
+        off = 0
+        while off + 12 <= len(data):
+            btype, blen = struct.unpack(e + "II", data[off:off + 8])
+            if blen < 12:
+                break
+            if btype == 6:  # Enhanced Packet Block
+                caplen = struct.unpack(e + "I", data[off + 20:off + 24])[0]
+                yield data[off + 28:off + 28 + caplen]
+            off += blen
+    else:
+        raise SystemExit("not a pcap/pcapng file: " + path)
+
+
+def main():
+    name, path = sys.argv[1], sys.argv[2]
+    fd = os.open("/dev/net/tun", os.O_RDWR)
+    fcntl.ioctl(fd, TUNSETIFF, struct.pack("16sH", name.encode(), IFF_TUN))
+    fcntl.ioctl(fd, TUNSETLINK, ARPHRD_IEEE80211_RADIOTAP)
+    subprocess.check_call(["ip", "link", "set", name, "up"])
+    print("ready", flush=True)
+    sys.stdin.readline()
+    n = 0
+    for f in frames(path):
+        os.write(fd, b"\x00\x00\x00\x04" + f)
+        n += 1
+        if n % 16 == 0:
+            time.sleep(0.002)
+    print("done %d" % n, flush=True)
+    sys.stdin.read()
+    os.close(fd)
+
+
+if __name__ == "__main__":
+    main()
