@@ -269,6 +269,8 @@ struct FragChain {
 
 /// The engine: handshake tracker, keystore, replay windows, counters.
 pub struct Engine {
+    /// Capture-health statistics per station (directions, gaps, rates).
+    pub health: crate::health::HealthTracker,
     pub tracker: Tracker,
     pub keys: KeyStore,
     pub counters: Counters,
@@ -406,6 +408,7 @@ pub const MAX_STATION_STATS: usize = 65_536;
 impl Engine {
     pub fn new(networks: Vec<NetworkSecret>) -> Self {
         Engine {
+            health: crate::health::HealthTracker::default(),
             tracker: Tracker::new(networks),
             keys: KeyStore::new(),
             counters: Counters::default(),
@@ -491,6 +494,7 @@ impl Engine {
             Ok(d) => d,
             Err(_) => return self.drop_frame(DropReason::Malformed),
         };
+        self.health.observe(ts, link, raw, &d);
         if !d.protected() {
             self.counters.plaintext += 1;
             match d.frame_type() {

@@ -24,6 +24,7 @@ pub mod cli;
 pub mod decoders;
 pub mod engine;
 pub mod flows;
+pub mod health;
 pub mod output;
 pub mod pipeline;
 pub mod synth;

@@ -20,6 +20,62 @@ use crate::wpa::keys::{Passphrase, Pmk};
 pub struct ConfigFile {
     #[serde(default)]
     pub network: Vec<NetworkEntry>,
+    /// `plugsniff daemon`: where to capture.
+    #[serde(default)]
+    pub capture: Option<CaptureSection>,
+    /// `plugsniff daemon`: where events and decrypted traffic go.
+    #[serde(default)]
+    pub output: Option<OutputSection>,
+    /// `plugsniff daemon`: process settings.
+    #[serde(default)]
+    pub daemon: Option<DaemonSection>,
+}
+
+/// `[capture]`: the interface a daemon reads.
+#[derive(Deserialize, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct CaptureSection {
+    /// Monitor-mode interface (`mon0`), or `en0` with `monitor = true`.
+    pub interface: String,
+    #[serde(default)]
+    pub monitor: bool,
+    /// BPF filter.
+    pub filter: Option<String>,
+    /// Decrypt workers (default: number of cores).
+    pub workers: Option<usize>,
+    /// libpcap kernel buffer, MiB (default 32).
+    pub buffer_mb: Option<i32>,
+}
+
+/// `[output]`: the sinks.
+#[derive(Deserialize, Debug, Clone, Default)]
+#[serde(deny_unknown_fields)]
+pub struct OutputSection {
+    /// Readable lines on standard output (journald picks them up).
+    #[serde(default)]
+    pub live: bool,
+    /// JSON lines on standard output instead of readable ones.
+    #[serde(default)]
+    pub json: bool,
+    /// JSON-lines event file (appended; reopened on SIGHUP).
+    pub jsonl: Option<String>,
+    /// Decrypted traffic as an Ethernet pcap, rotated by size.
+    pub pcap: Option<String>,
+    /// Rotate the pcap at this size, MiB (default 100).
+    pub pcap_rotate_mb: Option<u64>,
+    /// Seconds between status lines on stderr (default 60; 0 = never).
+    pub status_interval: Option<u64>,
+    /// Show passwords found in the clear (default: masked).
+    #[serde(default)]
+    pub show_secrets: bool,
+}
+
+/// `[daemon]`.
+#[derive(Deserialize, Debug, Clone, Default)]
+#[serde(deny_unknown_fields)]
+pub struct DaemonSection {
+    /// Drop privileges to this user once the capture is open (Linux).
+    pub user: Option<String>,
 }
 
 #[derive(Deserialize)]

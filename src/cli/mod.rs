@@ -5,6 +5,7 @@
 //! opened; 4 an output could not be written. See [`CliError::exit_code`].
 
 pub mod config;
+pub mod daemon;
 pub mod decrypt;
 pub mod secrets;
 pub mod synth;
@@ -36,6 +37,8 @@ pub enum Command {
     Synth(synth::SynthArgs),
     /// Decrypt and decode: what the phone app tells the plugs, what they answer.
     Watch(watch::WatchArgs),
+    /// Run unattended on a live interface with the sinks of a config file.
+    Daemon(daemon::DaemonArgs),
 }
 
 /// Where keys come from: a config file, the environment, or a prompt.
@@ -74,6 +77,7 @@ pub fn run() -> ExitCode {
         Command::Decrypt(a) => decrypt::run(a),
         Command::Synth(a) => synth::run(a),
         Command::Watch(a) => watch::run(a),
+        Command::Daemon(a) => daemon::run(a),
     };
     match res {
         Ok(()) => ExitCode::SUCCESS,

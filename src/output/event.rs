@@ -39,6 +39,17 @@ pub enum EventBody {
     Handshake(HandshakeEvent),
     /// Bytes on a TP-Link port that did not decode.
     Undecodable(UndecodableEvent),
+    /// Advice about the capture itself (one direction only, frames missed, no handshake).
+    Warning(WarningEvent),
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct WarningEvent {
+    /// `one_direction`, `frames_missed` or `no_handshake`.
+    pub kind: &'static str,
+    pub bssid: String,
+    pub sta: String,
+    pub message: String,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -189,6 +189,7 @@ pub fn render(e: &Event, st: Style) -> String {
             h.message,
             h.outcome
         ),
+        EventBody::Warning(w) => format!("{t}  {}  {}", st.alert("warning"), w.message),
         EventBody::Undecodable(u) => format!(
             "{t}  {}  {} → {}  {}: {}",
             st.note("undecodable"),

@@ -109,6 +109,8 @@ pub struct Watcher {
     events: Vec<Event>,
     last_expire: Duration,
     relay: RelayFilter,
+    /// Capture time of the last health check.
+    last_health: i64,
     /// Decrypted MSDUs as Ethernet frames, when a pcap output is configured.
     pub pcap_out: Option<crate::output::files::RotatingPcap>,
     /// The first error writing `pcap_out` (the run stops on it).
@@ -245,6 +247,7 @@ impl Watcher {
             events: Vec::new(),
             last_expire: Duration::ZERO,
             relay: RelayFilter::default(),
+            last_health: 0,
             pcap_out: None,
             out_error: None,
         }
@@ -294,6 +297,30 @@ impl Watcher {
         let mut sink = MsduSink { w: &mut core };
         self.engine
             .process_pre(ts, kind, raw, orig_len, pre, &mut sink);
+        if ts.sec >= self.last_health + 5 {
+            self.last_health = ts.sec;
+            self.health_events(ts, false);
+        }
+    }
+
+    /// Turns new capture-health warnings into events.
+    fn health_events(&mut self, ts: Ts, at_end: bool) {
+        let keys = &self.engine.keys;
+        let warnings = self
+            .engine
+            .health
+            .warnings(ts, at_end, |b, s| !keys.pairwise(b, s).is_empty());
+        for w in warnings {
+            self.events.push(Event {
+                ts,
+                body: EventBody::Warning(WarningEvent {
+                    kind: w.kind,
+                    bssid: w.bssid.to_string(),
+                    sta: w.sta.to_string(),
+                    message: w.message,
+                }),
+            });
+        }
     }
 
     /// A frame of a plain (non-802.11) link type: Ethernet, SLL, null, raw IP.
@@ -313,8 +340,14 @@ impl Watcher {
         self.events.drain(..)
     }
 
-    /// End of input: close every flow (final cloud-link summaries).
+    /// End of input: close every flow (final cloud-link summaries), and the
+    /// last capture-health warnings.
     pub fn finish(&mut self) {
+        let now = Ts {
+            sec: self.last_health.max(self.last_expire.as_secs() as i64),
+            usec: 0,
+        };
+        self.health_events(now, true);
         let far = Duration::MAX;
         let mut core = self.core();
         core.expire(far);

@@ -1,0 +1,116 @@
+//! `plugsniff daemon --config FILE`: capture on the configured interface until
+//! SIGINT/SIGTERM, then drain the pipeline, flush every output and print the
+//! final statistics. SIGHUP reopens the output files (logrotate). A status
+//! line goes to stderr periodically; logs use `tracing` (`-v`, `PLUGSNIFF_LOG`).
+//!
+//! Example config (`docs/plugsniff.toml`):
+//!
+//! ```toml
+//! [[network]]
+//! ssid = "home"
+//! passphrase = "…"
+//!
+//! [capture]
+//! interface = "mon0"
+//!
+//! [output]
+//! jsonl = "/var/log/plugsniff/events.jsonl"
+//! pcap = "/var/lib/plugsniff/decrypted.pcap"
+//! pcap_rotate_mb = 100
+//! status_interval = 60
+//!
+//! [daemon]
+//! user = "plugsniff"
+//! ```
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+
+use super::config::ConfigFile;
+use super::watch::{RunConfig, SourceSpec, default_workers, run_config};
+use super::{CliError, KeyArgs, secrets};
+use crate::capture::live::LiveOptions;
+use crate::output::live::Style;
+use crate::pipeline::Limits;
+
+#[derive(Args)]
+pub struct DaemonArgs {
+    /// The config file: [[network]] keys, [capture], [output], [daemon].
+    #[arg(long, value_name = "FILE")]
+    pub config: String,
+    /// Override [capture] interface.
+    #[arg(short = 'i', long = "interface")]
+    pub interface: Option<String>,
+}
+
+pub fn run(a: DaemonArgs) -> Result<(), CliError> {
+    let cfg = ConfigFile::load(&a.config)?;
+    let capture = cfg.capture.clone();
+    let interface = a
+        .interface
+        .clone()
+        .or_else(|| capture.as_ref().map(|c| c.interface.clone()))
+        .ok_or_else(|| {
+            CliError::Usage(format!(
+                "{}: no [capture] interface (or -i IFACE)",
+                a.config
+            ))
+        })?;
+    let mut live = LiveOptions::new(&interface);
+    if let Some(c) = &capture {
+        live.monitor = c.monitor;
+        live.filter = c.filter.clone();
+        if let Some(b) = c.buffer_mb {
+            live.buffer_size = b.saturating_mul(1 << 20);
+        }
+    }
+    let out = cfg.output.clone().unwrap_or_default();
+    if !out.live && !out.json && out.jsonl.is_none() && out.pcap.is_none() {
+        return Err(CliError::Usage(format!(
+            "{}: [output] has no sink: set live, json, jsonl or pcap",
+            a.config
+        )));
+    }
+    let networks = secrets::gather(&KeyArgs {
+        config: Some(a.config.clone()),
+        no_prompt: true,
+        ..KeyArgs::default()
+    })?;
+    run_config(RunConfig {
+        source: SourceSpec::Live(live),
+        networks,
+        show_secrets: out.show_secrets,
+        workers: capture
+            .as_ref()
+            .and_then(|c| c.workers)
+            .unwrap_or_else(default_workers),
+        limits: Limits::default(),
+        stdout_json: if out.json {
+            Some(true)
+        } else if out.live {
+            Some(false)
+        } else {
+            None
+        },
+        style: Style {
+            color: false,
+            show_json: false,
+        },
+        quiet_wpa: false,
+        jsonl: out.jsonl.map(PathBuf::from),
+        pcap: out.pcap.map(|p| {
+            (
+                PathBuf::from(p),
+                out.pcap_rotate_mb.unwrap_or(100).max(1) << 20,
+            )
+        }),
+        status_interval: match out.status_interval.unwrap_or(60) {
+            0 => None,
+            s => Some(Duration::from_secs(s)),
+        },
+        user: cfg.daemon.and_then(|d| d.user),
+        summary_on_stdout: out.live || out.json,
+    })
+}
