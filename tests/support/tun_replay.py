@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """Replays a radiotap capture through a TUN device whose link type is radiotap.
 
-Usage: tun_replay.py IFNAME CAPTURE
+Usage: tun_replay.py IFNAME CAPTURE [SECONDS]
+
+With SECONDS, the capture is replayed in a loop, as fast as the device takes
+it, for that long (soak test).
 
 Creates IFNAME as a TUN device *with* the 4-byte packet-info header (not
 IFF_NO_PI), sets its link type to ARPHRD_IEEE80211_RADIOTAP (803) with
@@ -57,11 +60,22 @@ def main():
     print("ready", flush=True)
     sys.stdin.readline()
     n = 0
-    for f in frames(path):
-        os.write(fd, b"\x00\x00\x00\x04" + f)
-        n += 1
-        if n % 16 == 0:
-            time.sleep(0.002)
+    if len(sys.argv) > 3:
+        all_frames = [b"\x00\x00\x00\x04" + f for f in frames(path)]
+        end = time.time() + float(sys.argv[3])
+        while time.time() < end:
+            for f in all_frames:
+                try:
+                    os.write(fd, f)
+                    n += 1
+                except OSError:
+                    time.sleep(0.0005)
+    else:
+        for f in frames(path):
+            os.write(fd, b"\x00\x00\x00\x04" + f)
+            n += 1
+            if n % 16 == 0:
+                time.sleep(0.002)
     print("done %d" % n, flush=True)
     sys.stdin.read()
     os.close(fd)
