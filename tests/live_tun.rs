@@ -323,6 +323,26 @@ fn monitor_mode_refused_and_missing_interface() {
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(3));
+    // An interface that is not radiotap-capable (loopback: DLT 1).
+    let _ = Command::new("ip")
+        .args(["netns", "exec", &ns.0, "ip", "link", "set", "lo", "up"])
+        .status();
+    let o = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &ns.0,
+            env!("CARGO_BIN_EXE_plugsniff"),
+            "watch",
+            "-i",
+            "lo",
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(3), "{err}");
+    assert!(err.contains("not a monitor-mode interface"), "{err}");
 }
 
 fn rss_kib(pid: u32) -> u64 {
