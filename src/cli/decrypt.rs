@@ -11,6 +11,7 @@ use crate::capture::FileSource;
 use crate::engine::{Engine, Mpdu, Msdu, Sink};
 use crate::output::pcap_out::{LINKTYPE_ETHERNET, LINKTYPE_IEEE802_11, PcapWriter};
 use crate::output::{keys_out, summary::Summary};
+use crate::pipeline::{self, Frame, Limits, Ordered, Progress, Source, StopHandle};
 
 #[derive(Args)]
 pub struct DecryptArgs {
@@ -31,8 +32,38 @@ pub struct DecryptArgs {
     /// Print the summary as JSON on stdout.
     #[arg(long)]
     pub json: bool,
+    /// Decrypt worker threads (default: the number of cores).
+    #[arg(long)]
+    pub workers: Option<usize>,
     #[command(flatten)]
     pub keys: KeyArgs,
+}
+
+/// The ordered stage of `decrypt`: the engine writing into the pcap sink.
+struct DecryptOrdered {
+    engine: Engine,
+    kind: crate::capture::link::LinkKind,
+    sink: PcapSink,
+    forwarded: usize,
+    stop: StopHandle,
+}
+
+impl Ordered for DecryptOrdered {
+    fn frame(&mut self, f: Frame) {
+        self.engine
+            .process_pre(f.ts, self.kind, &f.data, f.orig_len, f.pre, &mut self.sink);
+    }
+    fn new_keys(&mut self) -> Vec<std::sync::Arc<crate::wpa::keystore::KeyEntry>> {
+        let h = self.engine.keys.history();
+        let new = h.get(self.forwarded..).unwrap_or(&[]).to_vec();
+        self.forwarded = h.len();
+        new
+    }
+    fn batch_done(&mut self, _p: &Progress) {
+        if self.sink.error.is_some() {
+            self.stop.stop();
+        }
+    }
 }
 
 /// Writes what the engine produces to the output pcap.
@@ -82,7 +113,7 @@ pub fn run(a: DecryptArgs) -> Result<(), CliError> {
             secrets::ENV_PASSPHRASE
         )));
     }
-    let mut src = FileSource::open(&a.input)?;
+    let src = FileSource::open(&a.input)?;
     let writer = match &a.output {
         Some(p) => Some(
             PcapWriter::create(
@@ -100,34 +131,36 @@ pub fn run(a: DecryptArgs) -> Result<(), CliError> {
         ),
         None => None,
     };
-    let mut sink = PcapSink {
+    let sink = PcapSink {
         writer,
         keep_80211: a.keep_80211,
         include_plaintext: a.include_plaintext,
         error: None,
     };
-    let mut engine = Engine::new(networks);
+    let engine = Engine::new(networks);
     let kind = src.kind;
-    let mut read_error = None;
-    let mut progress = crate::capture::Progress::new(&src);
-    loop {
-        progress.tick(&src);
-        match src.next_frame() {
-            Ok(Some(f)) => engine.process(f.ts, kind, f.data, f.orig_len, &mut sink),
-            Ok(None) => {
-                progress.done();
-                break;
-            }
-            Err(e) => {
-                // A torn last record: keep what was read, report it, exit non-zero.
-                read_error = Some(e);
-                break;
-            }
-        }
-        if sink.error.is_some() {
-            break;
-        }
-    }
+    // Decryption on every core: workers pre-decrypt, the engine keeps order
+    // and state (see src/pipeline). A file source never drops.
+    let stop = StopHandle::default();
+    let mut ord = DecryptOrdered {
+        engine,
+        kind,
+        sink,
+        forwarded: 0,
+        stop: stop.clone(),
+    };
+    let workers = a.workers.unwrap_or_else(super::watch::default_workers);
+    let outcome = pipeline::run(
+        Source::File(src),
+        workers,
+        Limits::default(),
+        stop,
+        &mut ord,
+    );
+    let DecryptOrdered {
+        engine, mut sink, ..
+    } = ord;
+    let read_error = outcome.error;
     if let Some(err) = sink.error.take() {
         return Err(CliError::Io {
             what: "writing the decrypted pcap".into(),
