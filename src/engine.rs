@@ -1002,4 +1002,67 @@ mod tests {
         w.mark(100 + 64 + 3);
         assert!(matches!(w.check(100), PnCheck::TooOld));
     }
+
+    /// 4-address (WDS) frames decrypt in both directions with one pairwise
+    /// key, and A-MSDUs are split; every ToDS/FromDS layout finds its key.
+    #[test]
+    fn wds_both_directions_and_every_ds_layout() {
+        use crate::wpa::keys::TemporalKey;
+        let ap = MacAddr([0x02, 0, 0, 0, 0, 1]);
+        let peer = MacAddr([0x02, 0, 0, 0, 0, 2]);
+        let (da, sa) = (
+            MacAddr([0x02, 0, 0, 0, 0, 9]),
+            MacAddr([0x02, 0, 0, 0, 0, 8]),
+        );
+        let tk = [7u8; 16];
+        let mut e = Engine::new(Vec::new());
+        e.keys
+            .install_pairwise(ap, peer, TemporalKey::new(Cipher::Ccmp, &tk).unwrap());
+        #[derive(Default)]
+        struct Count(Vec<(MacAddr, MacAddr, Vec<u8>)>);
+        impl Sink for Count {
+            fn msdu(&mut self, m: &Msdu<'_>) {
+                self.0.push((m.da, m.sa, m.llc.to_vec()));
+            }
+        }
+        let mut sink = Count::default();
+        let body = [0xaa, 0xaa, 3, 0, 0, 0, 0x08, 0x00, 0x45, 0, 0, 20];
+        let mut pn = 1;
+        // (flags, a1, a2, a3, a4)
+        let layouts = [
+            (0x43u8, ap, peer, da, Some(sa)), // WDS peer → ap
+            (0x43, peer, ap, da, Some(sa)),   // WDS ap → peer
+            (0x41, ap, peer, da, None),       // ToDS
+            (0x42, peer, ap, sa, None),       // FromDS
+        ];
+        for (flags, a1, a2, a3, a4) in layouts {
+            let mut h = vec![0x88, flags, 0, 0];
+            h.extend_from_slice(&a1.0);
+            h.extend_from_slice(&a2.0);
+            h.extend_from_slice(&a3.0);
+            h.extend_from_slice(&(pn as u16 * 16).to_le_bytes());
+            if let Some(a4) = a4 {
+                h.extend_from_slice(&a4.0);
+            }
+            h.extend_from_slice(&[0, 0]); // QoS TID 0
+            let f = crate::ccmp::encrypt(&tk, &h, pn, 0, &body);
+            e.process(
+                Ts::default(),
+                LinkKind::Ieee80211,
+                &f,
+                f.len() as u32,
+                &mut sink,
+            );
+            pn += 1;
+        }
+        assert_eq!(e.counters.decrypted, 4, "{:?}", e.counters);
+        assert_eq!(sink.0.len(), 4);
+        assert_eq!(
+            (sink.0[0].0, sink.0[0].1),
+            (da, sa),
+            "WDS: DA = A3, SA = A4"
+        );
+        assert!(sink.0.iter().all(|(_, _, b)| b == &body));
+        assert!(e.counters.balanced());
+    }
 }
