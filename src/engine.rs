@@ -1027,7 +1027,6 @@ mod tests {
         }
         let mut sink = Count::default();
         let body = [0xaa, 0xaa, 3, 0, 0, 0, 0x08, 0x00, 0x45, 0, 0, 20];
-        let mut pn = 1;
         // (flags, a1, a2, a3, a4)
         let layouts = [
             (0x43u8, ap, peer, da, Some(sa)), // WDS peer → ap
@@ -1035,7 +1034,7 @@ mod tests {
             (0x41, ap, peer, da, None),       // ToDS
             (0x42, peer, ap, sa, None),       // FromDS
         ];
-        for (flags, a1, a2, a3, a4) in layouts {
+        for (pn, (flags, a1, a2, a3, a4)) in (1u64..).zip(layouts) {
             let mut h = vec![0x88, flags, 0, 0];
             h.extend_from_slice(&a1.0);
             h.extend_from_slice(&a2.0);
