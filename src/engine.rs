@@ -738,35 +738,29 @@ impl Engine {
         let mut plain = std::mem::take(&mut self.plain);
         let mut result = Err(fail);
         for key in cands {
-            if let Some(p) = self.pre.as_ref().filter(|p| p.serial == key.serial) {
-                plain.clear();
-                plain.extend_from_slice(&p.plain);
-                let pn = p.pn;
-                match self.accept(d, ta, key, class, pn, &mut plain) {
-                    Ok(r) => {
-                        result = Ok(r);
-                        break;
-                    }
-                    Err(DropReason::Replay) => {
-                        result = Err(DropReason::Replay);
-                        break;
-                    }
-                    Err(e) => {
-                        fail = e;
-                        continue;
+            // A worker's decryption with this very key stands for ours.
+            let pre_pn = self
+                .pre
+                .as_ref()
+                .filter(|p| p.serial == key.serial)
+                .map(|p| {
+                    plain.clear();
+                    plain.extend_from_slice(&p.plain);
+                    p.pn
+                });
+            let pn = match (pre_pn, key.tk.cipher) {
+                (Some(pn), _) => pn,
+                (None, Cipher::Ccmp) => {
+                    match ccmp::decrypt(key.tk.key16(), frame, hdr_len, &mut plain) {
+                        Ok(h) => h.pn,
+                        Err(ccmp::CcmpError::MicFailure) => continue,
+                        Err(_) => {
+                            fail = DropReason::Malformed;
+                            continue;
+                        }
                     }
                 }
-            }
-            let pn = match key.tk.cipher {
-                Cipher::Ccmp => match ccmp::decrypt(key.tk.key16(), frame, hdr_len, &mut plain) {
-                    Ok(h) => h.pn,
-                    Err(ccmp::CcmpError::MicFailure) => continue,
-                    Err(_) => {
-                        fail = DropReason::Malformed;
-                        continue;
-                    }
-                },
-                Cipher::Tkip => {
+                (None, Cipher::Tkip) => {
                     match tkip::decrypt_mpdu(key.tk.key16(), ta.0, frame, hdr_len, &mut plain) {
                         Ok(h) => h.tsc,
                         Err(tkip::TkipError::IcvFailure) => {

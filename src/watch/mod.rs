@@ -254,18 +254,26 @@ impl Watcher {
     }
 
     fn core(&mut self) -> WatchCore<'_> {
-        WatchCore {
-            names: &mut self.names,
-            flows: &mut self.flows,
-            inventory: &mut self.inventory,
-            stats: &mut self.stats,
-            opts: &self.opts,
-            events: &mut self.events,
-            last_expire: &mut self.last_expire,
-            relay: &mut self.relay,
-            pcap_out: &mut self.pcap_out,
-            out_error: &mut self.out_error,
-        }
+        self.parts().1
+    }
+
+    /// The engine and, borrowed beside it, everything after it.
+    fn parts(&mut self) -> (&mut Engine, WatchCore<'_>) {
+        (
+            &mut self.engine,
+            WatchCore {
+                names: &mut self.names,
+                flows: &mut self.flows,
+                inventory: &mut self.inventory,
+                stats: &mut self.stats,
+                opts: &self.opts,
+                events: &mut self.events,
+                last_expire: &mut self.last_expire,
+                relay: &mut self.relay,
+                pcap_out: &mut self.pcap_out,
+                out_error: &mut self.out_error,
+            },
+        )
     }
 
     /// An 802.11 frame (radiotap, Prism, PPI or plain 802.11).
@@ -282,21 +290,9 @@ impl Watcher {
         orig_len: u32,
         pre: Option<crate::engine::PreDecrypted>,
     ) {
-        let mut core = WatchCore {
-            names: &mut self.names,
-            flows: &mut self.flows,
-            inventory: &mut self.inventory,
-            stats: &mut self.stats,
-            opts: &self.opts,
-            events: &mut self.events,
-            last_expire: &mut self.last_expire,
-            relay: &mut self.relay,
-            pcap_out: &mut self.pcap_out,
-            out_error: &mut self.out_error,
-        };
+        let (engine, mut core) = self.parts();
         let mut sink = MsduSink { w: &mut core };
-        self.engine
-            .process_pre(ts, kind, raw, orig_len, pre, &mut sink);
+        engine.process_pre(ts, kind, raw, orig_len, pre, &mut sink);
         if ts.sec >= self.last_health + 5 {
             self.last_health = ts.sec;
             self.health_events(ts, false);
