@@ -7,7 +7,7 @@
 //!   the 80-bit TTAK; phase 2 mixes TTAK, TK and the low 16 bits (IV16) into the
 //!   128-bit per-packet WEP seed, which keys RC4.
 //! - Encapsulation (12.5.2.2, Figure 12-11): MAC header, IV/Key ID (4 octets:
-//!   TSC1, WEPSeed[1], TSC0, Key ID octet), Extended IV (TSC2..TSC5), the
+//!   TSC1, `WEPSeed[1]`, TSC0, Key ID octet), Extended IV (TSC2..TSC5), the
 //!   RC4-encrypted MPDU data (which carries the Michael MIC at the end of the
 //!   MSDU) and the encrypted 4-octet ICV.
 //! - ICV (12.3.2.2, WEP): CRC-32 of the plaintext, transmitted least significant
@@ -172,7 +172,7 @@ fn rc4_apply(key: &[u8; 16], buf: &mut [u8]) {
 }
 
 /// Parses the 8-byte IV/Extended IV after the MAC header (12.5.2.2):
-/// TSC1, WEPSeed[1], TSC0, Key ID octet (Ext IV 0x20, key ID in bits 6–7),
+/// TSC1, `WEPSeed[1]`, TSC0, Key ID octet (Ext IV 0x20, key ID in bits 6–7),
 /// TSC2, TSC3, TSC4, TSC5.
 pub fn tkip_header(frame: &[u8], hdr_len: usize) -> Result<TkipHdr, TkipError> {
     if hdr_len < 24 {

@@ -37,10 +37,10 @@ use crate::pipeline::Limits;
 
 #[derive(Args)]
 pub struct DaemonArgs {
-    /// The config file: [[network]] keys, [capture], [output], [daemon].
+    /// The config file: `[[network]]` keys, `[capture]`, `[output]`, `[daemon]`.
     #[arg(long, value_name = "FILE")]
     pub config: String,
-    /// Override [capture] interface.
+    /// Override `[capture]` interface.
     #[arg(short = 'i', long = "interface")]
     pub interface: Option<String>,
 }

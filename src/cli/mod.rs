@@ -44,7 +44,7 @@ pub enum Command {
 /// Where keys come from: a config file, the environment, or a prompt.
 #[derive(Args, Clone, Default)]
 pub struct KeyArgs {
-    /// TOML file with [[network]] entries (ssid + passphrase / psk / pmk).
+    /// TOML file with `[[network]]` entries (ssid + passphrase / psk / pmk).
     #[arg(long, value_name = "FILE")]
     pub config: Option<String>,
     /// SSID for the passphrase given by PLUGSNIFF_PASSPHRASE or the prompt.
