@@ -76,6 +76,8 @@ pub struct OutputSection {
 pub struct DaemonSection {
     /// Drop privileges to this user once the capture is open (Linux).
     pub user: Option<String>,
+    /// Confine filesystem access to the output directories (Landlock; default true).
+    pub sandbox: Option<bool>,
 }
 
 #[derive(Deserialize)]

@@ -110,7 +110,11 @@ pub fn run(a: DaemonArgs) -> Result<(), CliError> {
             0 => None,
             s => Some(Duration::from_secs(s)),
         },
-        user: cfg.daemon.and_then(|d| d.user),
+        user: cfg.daemon.as_ref().and_then(|d| d.user.clone()),
+        sandbox: cfg
+            .daemon
+            .as_ref()
+            .is_none_or(|d| d.sandbox.unwrap_or(true)),
         summary_on_stdout: out.live || out.json,
     })
 }

@@ -7,6 +7,7 @@
 pub mod config;
 pub mod daemon;
 pub mod decrypt;
+pub mod sandbox;
 pub mod secrets;
 pub mod synth;
 pub mod watch;

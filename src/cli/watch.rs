@@ -89,6 +89,9 @@ pub struct WatchArgs {
     /// After the capture opens, drop privileges to this user (Linux).
     #[arg(long, value_name = "USER")]
     pub user: Option<String>,
+    /// Do not confine the process with Landlock after start-up.
+    #[arg(long)]
+    pub no_sandbox: bool,
     #[command(flatten)]
     pub keys: KeyArgs,
 }
@@ -115,6 +118,8 @@ pub struct RunConfig {
     pub pcap: Option<(PathBuf, u64)>,
     pub status_interval: Option<Duration>,
     pub user: Option<String>,
+    /// Confine filesystem access to the output directories after start-up.
+    pub sandbox: bool,
     /// Print the final summary on stdout (watch) or as a status line (daemon).
     pub summary_on_stdout: bool,
 }
@@ -156,6 +161,7 @@ pub fn run(a: WatchArgs) -> Result<(), CliError> {
         pcap: a.write.map(|p| (p, a.pcap_rotate_mb.max(1) << 20)),
         status_interval: (a.status_interval > 0).then(|| Duration::from_secs(a.status_interval)),
         user: a.user,
+        sandbox: !a.no_sandbox,
         summary_on_stdout: true,
     };
     run_config(cfg)
@@ -404,6 +410,17 @@ pub fn run_config(cfg: RunConfig) -> Result<(), CliError> {
     }
     if let Some(u) = &cfg.user {
         drop_privileges(u)?;
+    }
+    if cfg.sandbox {
+        let mut dirs: Vec<PathBuf> = Vec::new();
+        dirs.extend(cfg.jsonl.as_deref().map(super::sandbox::parent_dir));
+        dirs.extend(
+            cfg.pcap
+                .as_ref()
+                .map(|(p, _)| super::sandbox::parent_dir(p)),
+        );
+        let c = super::sandbox::confine(&dirs);
+        tracing::info!("filesystem confinement (Landlock): {c:?}");
     }
     let stop = StopHandle::default();
     let reopen = Arc::new(AtomicBool::new(false));
