@@ -24,6 +24,8 @@ pub mod cli;
 pub mod decoders;
 pub mod engine;
 pub mod flows;
+#[doc(hidden)]
+pub mod fuzz_targets;
 pub mod output;
 pub mod synth;
 pub mod tkip;
