@@ -236,8 +236,9 @@ pub fn ccmp_decrypt(data: &[u8]) {
         Ok(_) => assert!(out.len() <= frame.len()),
         Err(_) => assert!(out.is_empty()),
     }
-    // Round trip: the frame's first `hdr_len` bytes as the header.
-    if frame.len() >= hdr_len && hdr_len >= 24 && frame.len() <= 4096 {
+    // Round trip: the frame's first `hdr_len` bytes as the header, when they
+    // hold what its Frame Control announces (A4, QoS Control).
+    if frame.len() >= hdr_len && hdr_len >= min_mac_header(frame) && frame.len() <= 4096 {
         let (header, pt) = frame.split_at(hdr_len);
         let pn = u64::from(hl) << 8 | pt.len() as u64;
         let f = ccmp::encrypt(&tk, header, pn, hl >> 6, pt);
@@ -245,6 +246,15 @@ pub fn ccmp_decrypt(data: &[u8]) {
         assert_eq!(hdr.pn, pn);
         assert_eq!(out, pt);
     }
+}
+
+/// The MAC header length CCMP needs for this Frame Control (IEEE 802.11-2020
+/// 12.5.3.3.3): 24, + 6 with A4, + 2 with QoS Control.
+fn min_mac_header(frame: &[u8]) -> usize {
+    let fc0 = frame.first().copied().unwrap_or(0);
+    let fc1 = frame.get(1).copied().unwrap_or(0);
+    let data = (fc0 >> 2) & 3 == 2;
+    24 + if data && fc1 & 3 == 3 { 6 } else { 0 } + if data && fc0 & 0x80 != 0 { 2 } else { 0 }
 }
 
 /// TKIP: header parse, RC4 decrypt + ICV, Michael; byte 17 is the MAC header
