@@ -575,9 +575,12 @@ fn advance(t: &mut Ts, steps: u8) {
     t.usec = (us % 1_000_000) as u32;
 }
 
+/// A fuzz entry point.
+pub type Target = fn(&[u8]);
+
 /// Every target by name (the names of `fuzz/fuzz_targets/*.rs` and of the
 /// corpus directories).
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Target)] = &[
     ("radiotap", radiotap),
     ("dot11", dot11),
     ("eapol", eapol),
@@ -595,6 +598,6 @@ pub const TARGETS: &[(&str, fn(&[u8]))] = &[
 ];
 
 /// The target called `name`.
-pub fn by_name(name: &str) -> Option<fn(&[u8])> {
+pub fn by_name(name: &str) -> Option<Target> {
     TARGETS.iter().find(|(n, _)| *n == name).map(|(_, f)| *f)
 }

@@ -57,7 +57,7 @@ impl Rng {
 }
 
 #[derive(Clone, Copy)]
-enum Flood {
+enum Attack {
     FakeStationM1,
     OneStationM1,
     NewPortSyn,
@@ -66,13 +66,13 @@ enum Flood {
     GiantPrefix,
 }
 
-fn flood_schedule(rng: &mut Rng) -> Vec<(Flood, u32)> {
+fn flood_schedule(rng: &mut Rng) -> Vec<(Attack, u32)> {
     let mut v = Vec::new();
-    v.extend((0..FAKE_STATIONS).map(|i| (Flood::FakeStationM1, i)));
-    v.extend((0..ONE_STATION_M1S).map(|i| (Flood::OneStationM1, i)));
-    v.extend((0..NEW_PORT_FLOWS).map(|i| (Flood::NewPortSyn, i)));
-    v.extend((0..SYN_FLOOD).map(|i| (Flood::SynFlood, i)));
-    v.extend((0..GIANT_PREFIXES).map(|i| (Flood::GiantPrefix, i)));
+    v.extend((0..FAKE_STATIONS).map(|i| (Attack::FakeStationM1, i)));
+    v.extend((0..ONE_STATION_M1S).map(|i| (Attack::OneStationM1, i)));
+    v.extend((0..NEW_PORT_FLOWS).map(|i| (Attack::NewPortSyn, i)));
+    v.extend((0..SYN_FLOOD).map(|i| (Attack::SynFlood, i)));
+    v.extend((0..GIANT_PREFIXES).map(|i| (Attack::GiantPrefix, i)));
     // Fisher–Yates.
     for i in (1..v.len()).rev() {
         let j = (rng.next() % (i as u64 + 1)) as usize;
@@ -104,10 +104,10 @@ fn syn(src: ([u8; 4], u16), dst: ([u8; 4], u16), seq: u32, payload: &[u8]) -> Ve
     )
 }
 
-fn frames_for(item: (Flood, u32), rng: &mut Rng, out: &mut Vec<Vec<u8>>) {
+fn frames_for(item: (Attack, u32), rng: &mut Rng, out: &mut Vec<Vec<u8>>) {
     let (kind, i) = item;
     match kind {
-        Flood::FakeStationM1 => {
+        Attack::FakeStationM1 => {
             let m1 = sf::m1(Security::default(), u64::from(i), rng.nonce());
             out.push(data_frame(
                 false,
@@ -116,11 +116,11 @@ fn frames_for(item: (Flood, u32), rng: &mut Rng, out: &mut Vec<Vec<u8>>) {
                 &sf::llc_snap(0x888e, &m1),
             ));
         }
-        Flood::OneStationM1 => {
+        Attack::OneStationM1 => {
             let m1 = sf::m1(Security::default(), 1_000 + u64::from(i), rng.nonce());
             out.push(data_frame(false, PHONE, BSSID, &sf::llc_snap(0x888e, &m1)));
         }
-        Flood::NewPortSyn => {
+        Attack::NewPortSyn => {
             let src = ([192, 168, 0, 200], 40_000);
             let dst = ([10, 1, (i >> 16) as u8, 1], (i & 0xffff) as u16);
             out.push(data_frame(
@@ -130,7 +130,7 @@ fn frames_for(item: (Flood, u32), rng: &mut Rng, out: &mut Vec<Vec<u8>>) {
                 &syn(src, dst, i, b""),
             ));
         }
-        Flood::SynFlood => {
+        Attack::SynFlood => {
             let r = rng.next();
             let src = (
                 [100, (r >> 8) as u8, (r >> 16) as u8, r as u8],
@@ -143,7 +143,7 @@ fn frames_for(item: (Flood, u32), rng: &mut Rng, out: &mut Vec<Vec<u8>>) {
                 &syn(src, (PLUG1_IP, 9999), r as u32, b""),
             ));
         }
-        Flood::GiantPrefix => {
+        Attack::GiantPrefix => {
             let src = ([192, 168, 0, 201], 20_000 + (i as u16));
             let dst = (PLUG1_IP, 9999);
             out.push(data_frame(
