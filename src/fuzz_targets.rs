@@ -490,6 +490,11 @@ pub mod kind {
 /// [`Watcher::process_80211`] with the demo network's key loaded. The tag's
 /// upper six bits advance the capture clock (in 100 ms steps).
 pub fn watch_radiotap(data: &[u8]) {
+    watch_radiotap_run(data);
+}
+
+/// [`watch_radiotap`], returning the watcher (for tests of the harness).
+pub fn watch_radiotap_run(data: &[u8]) -> Watcher {
     let mut w = Watcher::new(vec![demo_network()], WatchOptions::default());
     let mut t = Ts {
         sec: 1_700_000_000,
@@ -545,6 +550,7 @@ pub fn watch_radiotap(data: &[u8]) {
     w.finish();
     w.drain_events().for_each(drop);
     assert!(w.engine.counters.balanced(), "{:?}", w.engine.counters);
+    w
 }
 
 /// The whole stack, wired side: records are Ethernet frames for

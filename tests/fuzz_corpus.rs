@@ -111,6 +111,14 @@ fn whole_stack_seed_reaches_the_decoders() {
         w.process_80211(ts, LinkKind::Radiotap, rec, rec.len() as u32);
     }
     assert!(w.stats.tplink_messages >= 10, "{:?}", w.stats);
+    let w = ft::watch_radiotap_run(&data);
+    assert!(w.stats.tplink_messages >= 10, "{:?}", w.stats);
+    // Fuzzed plaintext encrypted by the harness reaches the decoders.
+    let data = std::fs::read(fuzz_dir().join("corpus/watch_radiotap/seed-handshake-then-protect"))
+        .unwrap();
+    let w = ft::watch_radiotap_run(&data);
+    assert!(w.engine.counters.decrypted >= 30, "{:?}", w.engine.counters);
+    assert!(w.stats.tplink_messages >= 5, "{:?}", w.stats);
 }
 
 // ---------------------------------------------------------------------------
