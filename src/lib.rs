@@ -25,6 +25,8 @@ pub mod decoders;
 pub mod engine;
 pub mod flows;
 pub mod health;
+#[doc(hidden)]
+pub mod fuzz_targets;
 pub mod output;
 pub mod pipeline;
 pub mod synth;

@@ -16,7 +16,7 @@
 //! Bounds: [`MAX_STATIONS`] tracked stations (oldest activity evicted, counted),
 //! stored EAPOL frames up to [`MAX_EAPOL_LEN`] bytes, [`MAX_SSIDS`] learned SSIDs.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use super::gtk::{self, Kde};
 use super::kdf::{self, PtkKdf};
@@ -162,6 +162,9 @@ pub struct Tracker {
     pmk_cache: HashMap<(usize, Vec<u8>), Pmk>,
     ssids: HashMap<MacAddr, Vec<u8>>,
     stations: HashMap<(MacAddr, MacAddr), StationHs>,
+    /// `stations` by `last_activity` (unique: the clock ticks per frame), so
+    /// the eviction under a flood of fake stations is `O(log n)`, not a scan.
+    by_activity: BTreeMap<u64, (MacAddr, MacAddr)>,
     clock: u64,
     pub evicted_stations: u64,
 }
@@ -173,6 +176,7 @@ impl Tracker {
             pmk_cache: HashMap::new(),
             ssids: HashMap::new(),
             stations: HashMap::new(),
+            by_activity: BTreeMap::new(),
             clock: 0,
             evicted_stations: 0,
         }
@@ -266,12 +270,7 @@ impl Tracker {
         self.clock += 1;
         let clock = self.clock;
         if !self.stations.contains_key(&(aa, spa)) && self.stations.len() >= MAX_STATIONS {
-            if let Some(old) = self
-                .stations
-                .iter()
-                .min_by_key(|(_, s)| s.last_activity)
-                .map(|(k, _)| *k)
-            {
+            if let Some((_, old)) = self.by_activity.pop_first() {
                 self.stations.remove(&old);
                 self.evicted_stations += 1;
             }
@@ -280,6 +279,8 @@ impl Tracker {
             .stations
             .entry((aa, spa))
             .or_insert_with(StationHs::new);
+        self.by_activity.remove(&st.last_activity);
+        self.by_activity.insert(clock, (aa, spa));
         st.last_activity = clock;
         let idx = match msg {
             Message::M1 => 0,
@@ -543,4 +544,34 @@ fn install_gtk_kdes(keys: &mut KeyStore, bssid: MacAddr, plain: &[u8]) -> Option
         }
     }
     last
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A flood of fake stations evicts the least recently active ones, in
+    /// order, counted, without scanning the table per frame.
+    #[test]
+    fn fake_station_flood_evicts_oldest_first() {
+        use crate::synth::frames::{Security, m1};
+        let mut t = Tracker::new(Vec::new());
+        let mut keys = KeyStore::new();
+        let ap = MacAddr([2, 0, 0, 0, 0, 1]);
+        let m1 = m1(Security::default(), 1, [9; 32]);
+        let sta = |i: usize| MacAddr([2, 1, 0, (i >> 16) as u8, (i >> 8) as u8, i as u8]);
+        for i in 0..MAX_STATIONS + 100 {
+            t.on_eapol(&mut keys, ap, sta(i), &m1);
+            if i == MAX_STATIONS - 1 {
+                // Station 0 is active again: not among the first evicted.
+                t.on_eapol(&mut keys, ap, sta(0), &m1);
+            }
+        }
+        assert_eq!(t.stations().count(), MAX_STATIONS);
+        assert_eq!(t.evicted_stations, 100);
+        assert_eq!(t.by_activity.len(), MAX_STATIONS);
+        assert!(t.station(ap, sta(0)).is_some());
+        assert!(t.station(ap, sta(1)).is_none());
+        assert!(t.station(ap, sta(101)).is_some());
+    }
 }

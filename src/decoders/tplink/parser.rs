@@ -46,6 +46,9 @@ pub const MAX_MESSAGE: usize = 64 * 1024;
 /// Smallest UDP message Wireshark's dissector accepts.
 pub const MIN_UDP_MESSAGE: usize = 2;
 
+/// Most bytes reserved for a message body before any of it arrives.
+pub const BODY_RESERVE_UP_FRONT: usize = 2048;
+
 /// What the framer reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FramerEvent {
@@ -205,8 +208,11 @@ impl XorFramer {
 
     fn start_body(&mut self, len: usize) {
         self.body.clear();
-        // Reserve what is declared: bounded by MAX_MESSAGE.
-        self.body.reserve(len);
+        // Reserve at most a segment's worth up front: the declared length is
+        // the sender's word, and 4 bytes claiming 64 KiB on every flow of a
+        // full table would otherwise reserve gigabytes. The buffer grows with
+        // the bytes that really arrive (at most `len`, at most MAX_MESSAGE).
+        self.body.reserve(len.min(BODY_RESERVE_UP_FRONT));
         self.state = State::Body { len };
     }
 
@@ -256,6 +262,23 @@ pub fn encode_tcp(plain: &[u8]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Regression (flood test, giant length prefixes): a 4-byte prefix
+    /// declaring [`MAX_MESSAGE`] must not reserve [`MAX_MESSAGE`] bytes; with
+    /// a full flow table that was 8 GiB of reservations from 4-byte payloads.
+    #[test]
+    fn regression_giant_prefix_reserves_only_what_arrives() {
+        let mut f = XorFramer::new();
+        let ev = f.push_collect(&(MAX_MESSAGE as u32).to_be_bytes());
+        assert!(ev.is_empty());
+        assert!(
+            f.body.capacity() <= BODY_RESERVE_UP_FRONT,
+            "{}",
+            f.body.capacity()
+        );
+        f.push_collect(&[0xd0; 10_000]);
+        assert!(f.body.capacity() < 2 * 10_000 + BODY_RESERVE_UP_FRONT);
+    }
 
     const Q: &[u8] = br#"{"system":{"get_sysinfo":{}}}"#;
     const R: &[u8] = br#"{"system":{"set_relay_state":{"err_code":0}}}"#;

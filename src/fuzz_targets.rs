@@ -1,0 +1,609 @@
+//! One function per entry point that takes outside bytes: the single source of
+//! truth for the cargo-fuzz targets in `fuzz/fuzz_targets/` and for the stable
+//! corpus replay in `tests/fuzz_corpus.rs`.
+//!
+//! Each function takes arbitrary bytes and must not panic: a panic here is a
+//! bug in the code under test (or a violated invariant, checked with
+//! `assert!`). Inputs that need structure (a key and a frame, a sequence of
+//! segments) carve it out of the bytes with [`Records`], a length-prefixed
+//! split that a fuzzer learns quickly and that the seed generator can write.
+//!
+//! Under `cfg(fuzzing)` the EAPOL-Key MIC and the FCS checks pass for any
+//! well-formed frame (`wpa::mic`, `capture::link`), so the fuzzer reaches the
+//! code behind them. CCMP cannot be bypassed like that; the whole-stack
+//! target instead encrypts records of one kind itself, under the key the
+//! watcher installed, so fuzzed plaintext reaches LLC, IP, TCP and the
+//! decoders through the 802.11 path too.
+
+use std::sync::OnceLock;
+
+use crate::capture::link::{self, LinkKind};
+use crate::decoders::Direction;
+use crate::decoders::tls_meta::TlsSession;
+use crate::decoders::tplink::discovery::parse_tdp;
+use crate::decoders::tplink::message::TplinkMessage;
+use crate::decoders::tplink::parser::{FramerEvent, XorFramer, decode_udp, encode_tcp};
+use crate::decoders::tplink::session::TplinkSession;
+use crate::decoders::tplink::xor;
+use crate::engine::Ts;
+use crate::flows::ip;
+use crate::flows::names::{NameTable, parse_dns_answers};
+use crate::flows::tcp::{StreamEvent, TcpFlags, TcpStream};
+use crate::synth::frames::{self as sf, DataOpts, Radio};
+use crate::watch::{WatchOptions, Watcher};
+use crate::wire::dot11::{AmsduIter, Dot11};
+use crate::wire::eapol::EapolKey;
+use crate::wire::radiotap::Radiotap;
+use crate::wire::{MacAddr, llc, rsn};
+use crate::wpa::gtk;
+use crate::wpa::handshake::{NetworkSecret, Secret, Tracker};
+use crate::wpa::keys::{Passphrase, Pmk};
+use crate::wpa::keystore::KeyStore;
+use crate::{ccmp, tkip};
+
+/// Most records one input is split into: keeps one execution short.
+pub const MAX_RECORDS: usize = 256;
+
+/// Splits fuzz input into records: `tag: u8, len: u16 LE, len bytes`. A
+/// length past the end takes what is left. Never panics, never allocates.
+#[derive(Debug, Clone)]
+pub struct Records<'a> {
+    rest: &'a [u8],
+    count: usize,
+}
+
+impl<'a> Records<'a> {
+    pub fn new(data: &'a [u8]) -> Self {
+        Records {
+            rest: data,
+            count: 0,
+        }
+    }
+}
+
+impl<'a> Iterator for Records<'a> {
+    type Item = (u8, &'a [u8]);
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.count >= MAX_RECORDS || self.rest.len() < 3 {
+            return None;
+        }
+        self.count += 1;
+        let tag = self.rest[0];
+        let len = usize::from(u16::from_le_bytes([self.rest[1], self.rest[2]]));
+        let body = &self.rest[3..];
+        let (rec, rest) = body.split_at(len.min(body.len()));
+        self.rest = rest;
+        Some((tag, rec))
+    }
+}
+
+/// Encodes records in the format [`Records`] reads (for seed corpora).
+pub fn encode_records<'a>(recs: impl IntoIterator<Item = (u8, &'a [u8])>) -> Vec<u8> {
+    let mut v = Vec::new();
+    for (tag, b) in recs {
+        let len = b.len().min(usize::from(u16::MAX));
+        v.push(tag);
+        v.extend_from_slice(&(len as u16).to_le_bytes());
+        v.extend_from_slice(&b[..len]);
+    }
+    v
+}
+
+/// A fixed key the crypto targets use when the input is too short to name one.
+const FUZZ_TK: [u8; 16] = *b"plugsniff-fuzzTK";
+
+fn split_key(data: &[u8]) -> ([u8; 16], &[u8]) {
+    match data.split_first_chunk::<16>() {
+        Some((k, rest)) => (*k, rest),
+        None => (FUZZ_TK, data),
+    }
+}
+
+/// Radiotap (and Prism, PPI, bare 802.11) link headers: `locate_dot11` for
+/// every link type, and every radiotap accessor.
+pub fn radiotap(data: &[u8]) {
+    if let Ok(rt) = Radiotap::parse(data) {
+        assert!(rt.len() <= data.len());
+        let _ = (rt.as_bytes(), rt.present(), rt.truncated_fields());
+        for b in 0..64 {
+            let _ = rt.has(b);
+        }
+        let _ = (rt.tsft(), rt.flags(), rt.fcs_present(), rt.bad_fcs());
+        let _ = (rt.data_pad(), rt.rate_500kbps(), rt.channel());
+        let _ = (rt.channel_freq(), rt.dbm_signal(), rt.dbm_noise());
+        let _ = (rt.antenna(), rt.rx_flags(), rt.mcs(), rt.vht());
+        let _ = (rt.he_present(), rt.he());
+        for (_, d) in rt.tlvs().take(4096) {
+            assert!(d.len() <= data.len());
+        }
+    }
+    for kind in [
+        LinkKind::Radiotap,
+        LinkKind::Ieee80211,
+        LinkKind::Prism,
+        LinkKind::Ppi,
+    ] {
+        if let Ok(l) = link::locate_dot11(kind, data) {
+            assert!(l.start <= l.end && l.end <= data.len(), "{l:?}");
+            let _ = l.dot11(data);
+        }
+    }
+}
+
+/// The 802.11 MAC header view, A-MSDU subframes, information elements (SSID,
+/// RSNE, WPA1) of management bodies and LLC/SNAP of data bodies. The first
+/// byte selects radiotap's data-padding flag.
+pub fn dot11(data: &[u8]) {
+    let Some((&sel, frame)) = data.split_first() else {
+        return;
+    };
+    let Ok(d) = Dot11::new_checked(frame, sel & 1 != 0) else {
+        return;
+    };
+    assert!(d.header_len() <= frame.len() && d.mac_header_len() <= d.header_len());
+    let _ = (
+        d.bytes(),
+        d.header(),
+        d.frame_type(),
+        d.subtype(),
+        d.flags(),
+    );
+    let _ = (d.to_ds(), d.from_ds(), d.protected(), d.retry());
+    let _ = (d.more_frags(), d.is_data(), d.is_mgmt(), d.is_qos());
+    let _ = (d.is_null(), d.is_wds(), d.addr1(), d.addr2(), d.addr3());
+    let _ = (d.addr4(), d.seq_ctl(), d.qos_ctl(), d.tid(), d.amsdu());
+    let _ = (d.bssid(), d.da(), d.sa());
+    let body = d.body();
+    // Management bodies: fixed fields of beacons/probe responses (12 bytes),
+    // association requests (4) and others, then elements. Try every offset.
+    for skip in [0, 4, 6, 10, 12] {
+        let ies = body.get(skip..).unwrap_or(&[]);
+        for (_, b) in rsn::elements(ies).take(1024) {
+            let _ = rsn::parse_rsn(b);
+        }
+        let _ = rsn::ssid_from_elements(ies);
+        if let Some(b) = rsn::rsn_element(ies) {
+            let _ = rsn::parse_rsn(b);
+        }
+        if let Some(b) = rsn::wpa_vendor_element(ies) {
+            let _ = rsn::parse_wpa_vendor(b);
+        }
+    }
+    let _ = rsn::parse_rsn(body);
+    let _ = rsn::parse_wpa_vendor(body);
+    let _ = llc::parse_snap(body);
+    let mut it = AmsduIter::new(body);
+    for sf in it.by_ref().take(4096) {
+        assert!(sf.msdu.len() <= body.len());
+        let _ = llc::parse_snap(sf.msdu);
+    }
+    let _ = it.malformed;
+}
+
+/// EAPOL-Key frames, key data and KDEs, and the handshake tracker.
+///
+/// Records: tag bit 0 set → the frame goes AP → STA, else STA → AP; tag bit 1
+/// → also decrypt its key data with a fixed KEK and walk the KDEs. Under
+/// `cfg(fuzzing)` every MIC passes, so fuzzed frames install keys derived from
+/// the fixed PMK and reach GTK unwrapping.
+pub fn eapol(data: &[u8]) {
+    const AP: MacAddr = MacAddr([0x02, 0, 0, 0, 0, 1]);
+    const STA: MacAddr = MacAddr([0x02, 0, 0, 0, 0, 2]);
+    let mut tracker = Tracker::new(vec![NetworkSecret {
+        ssid: None,
+        secret: Secret::Pmk(Pmk::new([0x5a; 32])),
+    }]);
+    let mut keys = KeyStore::new();
+    let mut out = Vec::new();
+    for (tag, frame) in Records::new(data) {
+        if let Ok(Some(k)) = EapolKey::new_checked(frame) {
+            assert!(k.frame().len() <= frame.len());
+            let _ = (k.descriptor_type(), k.key_info(), k.version());
+            let _ = (k.key_index(), k.key_len(), k.replay_counter());
+            let _ = (k.nonce(), k.key_iv(), k.rsc(), k.mic(), k.message());
+            let kd = k.key_data();
+            for _ in gtk::kdes(kd).take(1024) {}
+            if tag & 2 != 0 {
+                let r = gtk::decrypt_key_data(k.version(), &FUZZ_TK, k.key_iv(), kd, &mut out);
+                if r.is_ok() {
+                    for _ in gtk::kdes(&out).take(1024) {}
+                } else {
+                    assert!(out.is_empty());
+                }
+            }
+        }
+        let (ta, ra) = if tag & 1 != 0 { (AP, STA) } else { (STA, AP) };
+        let _ = tracker.on_eapol(&mut keys, ta, ra, frame);
+    }
+    for (_, s) in tracker.stations() {
+        let _ = s.status.describe();
+    }
+    let _ = keys.history().len();
+}
+
+/// CCMP: header parse and decrypt under the key in the first 16 bytes (or a
+/// fixed key); byte 17 is the MAC header length. Then encrypt-then-decrypt of
+/// the input must round-trip.
+pub fn ccmp_decrypt(data: &[u8]) {
+    let (tk, rest) = split_key(data);
+    let Some((&hl, frame)) = rest.split_first() else {
+        return;
+    };
+    let hdr_len = usize::from(hl % 40);
+    let mut out = Vec::new();
+    let _ = ccmp::ccmp_header(frame, hdr_len);
+    match ccmp::decrypt(&tk, frame, hdr_len, &mut out) {
+        Ok(_) => assert!(out.len() <= frame.len()),
+        Err(_) => assert!(out.is_empty()),
+    }
+    // Round trip: the frame's first `hdr_len` bytes as the header, when they
+    // hold what its Frame Control announces (A4, QoS Control).
+    if frame.len() >= hdr_len && hdr_len >= min_mac_header(frame) && frame.len() <= 4096 {
+        let (header, pt) = frame.split_at(hdr_len);
+        let pn = u64::from(hl) << 8 | pt.len() as u64;
+        let f = ccmp::encrypt(&tk, header, pn, hl >> 6, pt);
+        let hdr = ccmp::decrypt(&tk, &f, hdr_len, &mut out).expect("round trip");
+        assert_eq!(hdr.pn, pn);
+        assert_eq!(out, pt);
+    }
+}
+
+/// The MAC header length CCMP needs for this Frame Control (IEEE 802.11-2020
+/// 12.5.3.3.3): 24, + 6 with A4, + 2 with QoS Control.
+fn min_mac_header(frame: &[u8]) -> usize {
+    let fc0 = frame.first().copied().unwrap_or(0);
+    let fc1 = frame.get(1).copied().unwrap_or(0);
+    let data = (fc0 >> 2) & 3 == 2;
+    24 + if data && fc1 & 3 == 3 { 6 } else { 0 } + if data && fc0 & 0x80 != 0 { 2 } else { 0 }
+}
+
+/// TKIP: header parse, RC4 decrypt + ICV, Michael; byte 17 is the MAC header
+/// length. Then encrypt-then-decrypt must round-trip.
+pub fn tkip_decrypt(data: &[u8]) {
+    let (tk, rest) = split_key(data);
+    let Some((&hl, frame)) = rest.split_first() else {
+        return;
+    };
+    let hdr_len = usize::from(hl % 40);
+    let ta: [u8; 6] = frame.get(10..16).map_or([0; 6], |a| a.try_into().unwrap());
+    let mut out = Vec::new();
+    let _ = tkip::tkip_header(frame, hdr_len);
+    match tkip::decrypt_mpdu(&tk, ta, frame, hdr_len, &mut out) {
+        Ok(_) => {
+            let _ = tkip::verify_michael(&[7; 8], [1; 6], [2; 6], hl & 7, &out);
+        }
+        Err(_) => assert!(out.is_empty()),
+    }
+    if frame.len() >= hdr_len && hdr_len >= 24 && frame.len() <= 4096 {
+        let (header, pt) = frame.split_at(hdr_len);
+        let tsc = u64::from(hl) << 16 | pt.len() as u64;
+        let f = tkip::encrypt_mpdu(&tk, ta, header, tsc, hl >> 6, pt);
+        let hdr = tkip::decrypt_mpdu(&tk, ta, &f, hdr_len, &mut out).expect("round trip");
+        assert_eq!(hdr.tsc, tsc);
+        assert_eq!(out, pt);
+    }
+}
+
+/// LLC/SNAP, the plain link types (Ethernet, SLL, null, raw IP), IP and ARP.
+/// The first byte selects the link type.
+pub fn llc_ip(data: &[u8]) {
+    let Some((&sel, rest)) = data.split_first() else {
+        return;
+    };
+    if let Some(s) = llc::parse_snap(rest) {
+        let _ = ip::parse_ip_ethertype(s.ethertype, s.payload);
+        let _ = ip::parse_arp(s.payload);
+    }
+    const DLTS: [i32; 10] = [
+        ip::dlt::NULL,
+        ip::dlt::ETHERNET,
+        ip::dlt::RAW_OLD,
+        ip::dlt::RAW_OLD2,
+        ip::dlt::RAW,
+        ip::dlt::LOOP,
+        ip::dlt::LINUX_SLL,
+        ip::dlt::IPV4,
+        ip::dlt::IPV6,
+        ip::dlt::LINUX_SLL2,
+    ];
+    let d = DLTS[usize::from(sel) % DLTS.len()];
+    if let Ok(f) = ip::parse_link(d, rest) {
+        assert!(f.payload.len() <= rest.len());
+        if let Ok(Some(p)) = ip::parse_ip_ethertype(f.ethertype, f.payload) {
+            if let ip::L4::Tcp { payload, .. } | ip::L4::Udp { payload, .. } = p.l4 {
+                assert!(payload.len() <= f.payload.len());
+            }
+        }
+        let _ = ip::parse_arp(f.payload);
+    }
+    for et in [0x0800, 0x86dd, 0x0806] {
+        let _ = ip::parse_ip_ethertype(et, rest);
+    }
+}
+
+/// TCP reassembly: records are segments, `tag` the TCP flags, the first four
+/// bytes of each record its sequence number (big-endian), the rest payload.
+/// Checks the stream bounds: buffered bytes under the cap, every reported
+/// byte (data or gap) accounted for by the stream offset.
+pub fn tcp_reassembly(data: &[u8]) {
+    let mut s = TcpStream::new();
+    let mut reported = 0u64;
+    let mut count = |e: StreamEvent<'_>| match e {
+        StreamEvent::Data(d) => reported += d.len() as u64,
+        StreamEvent::Gap { len } => reported += len,
+        _ => {}
+    };
+    for (tag, rec) in Records::new(data) {
+        let (seq, payload) = match rec.split_first_chunk::<4>() {
+            Some((s, p)) => (u32::from_be_bytes(*s), p),
+            None => (0, rec),
+        };
+        s.push(seq, TcpFlags(tag), payload, &mut count);
+        assert!(s.buffered_bytes() <= crate::flows::tcp::MAX_BUFFERED_PER_DIRECTION);
+    }
+    s.flush(&mut count);
+    assert_eq!(reported, s.stream_offset());
+}
+
+/// TP-Link XOR protocol: the TCP framer (length prefix + XOR), the UDP form,
+/// the JSON message parser, and a two-direction session. Records: tag bit 0
+/// is the direction; tag bit 1 marks a gap before the record.
+pub fn tplink(data: &[u8]) {
+    let plain = xor::decrypt(data);
+    assert_eq!(xor::encrypt(&plain), data);
+    let _ = TplinkMessage::parse(data);
+    if let Ok(m) = TplinkMessage::parse(&plain) {
+        let _ = (m.leaks_credentials(), m.pairs_with(&m));
+    }
+    if let Ok(p) = decode_udp(data) {
+        let _ = TplinkMessage::parse(&p);
+    }
+    // The framer over the raw bytes, then over a framed copy of them.
+    let mut f = XorFramer::new();
+    let mut out = Vec::new();
+    f.push(data, &mut out);
+    if data.len() <= crate::decoders::tplink::parser::MAX_MESSAGE {
+        let mut f = XorFramer::new();
+        let mut out = Vec::new();
+        f.push(&encode_tcp(data), &mut out);
+        let msgs: Vec<_> = out
+            .iter()
+            .filter(|e| matches!(e, FramerEvent::Message(_)))
+            .collect();
+        assert_eq!(msgs.len(), usize::from(!data.is_empty()), "{out:?}");
+    }
+    let mut h = XorFramer::hunting();
+    h.push(data, &mut out);
+    let mut sess = TplinkSession::new(data.first().is_some_and(|b| b & 1 != 0));
+    let mut ev = Vec::new();
+    for (tag, rec) in Records::new(data) {
+        let dir = if tag & 1 == 0 {
+            Direction::ToServer
+        } else {
+            Direction::ToClient
+        };
+        if tag & 2 != 0 {
+            sess.on_gap(dir, u64::from(tag));
+        }
+        sess.on_data(dir, rec, &mut ev);
+        ev.clear();
+    }
+    let _ = sess.unanswered();
+}
+
+/// TDP (UDP 20002) datagrams.
+pub fn tdp(data: &[u8]) {
+    if let Ok(m) = parse_tdp(data) {
+        let _ = format!("{:?}", m.info);
+    }
+}
+
+/// TLS metadata: records of a two-direction stream (tag bit 0 = direction,
+/// tag bit 1 = a gap before it).
+pub fn tls_meta(data: &[u8]) {
+    let mut s = TlsSession::new();
+    s.on_data(Direction::ToServer, data);
+    let mut s2 = TlsSession::new();
+    for (tag, rec) in Records::new(data) {
+        let dir = if tag & 1 == 0 {
+            Direction::ToServer
+        } else {
+            Direction::ToClient
+        };
+        if tag & 2 != 0 {
+            s2.on_gap(dir, 1);
+        }
+        s2.on_data(dir, rec);
+    }
+    let _ = (format!("{:?}", s.meta()), format!("{:?}", s2.meta()));
+}
+
+/// Names: DHCP and DNS payloads (first byte: 0 → DHCP, else DNS).
+pub fn names(data: &[u8]) {
+    let Some((&sel, p)) = data.split_first() else {
+        return;
+    };
+    let mut t = NameTable::new();
+    if sel & 1 == 0 {
+        t.on_dhcp(None, p);
+    } else {
+        t.on_dns(p);
+        let _ = parse_dns_answers(p);
+    }
+    let _ = t.stats();
+}
+
+/// The TOML configuration file.
+pub fn config(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    match crate::cli::config::ConfigFile::parse("fuzz.toml", text) {
+        Ok(c) => {
+            if let Ok(nets) = c.networks("fuzz.toml") {
+                // Debug of the secrets never shows them.
+                let _ = format!("{nets:?}");
+            }
+        }
+        Err(e) => {
+            // Errors name line and column, never echo the text.
+            let _ = e.to_string();
+        }
+    }
+}
+
+/// The demo network's key as a PMK (no PBKDF2 per execution).
+fn demo_network() -> NetworkSecret {
+    static PMK: OnceLock<[u8; 32]> = OnceLock::new();
+    let pmk = PMK.get_or_init(|| {
+        let p = crate::wpa::kdf::pmk_from_passphrase(
+            &Passphrase::new(DEMO_PASSPHRASE.into()),
+            DEMO_SSID.as_bytes(),
+        );
+        *p.as_bytes()
+    });
+    NetworkSecret {
+        ssid: Some(DEMO_SSID.as_bytes().to_vec()),
+        secret: Secret::Pmk(Pmk::new(*pmk)),
+    }
+}
+
+/// The network of `captures/demo.pcapng` (see `captures/demo.toml`).
+pub const DEMO_SSID: &str = "plugsniff-demo";
+pub const DEMO_PASSPHRASE: &str = "correct horse battery";
+
+/// Record kinds of [`watch_radiotap`] (tag & 3).
+pub mod kind {
+    /// A whole radiotap frame.
+    pub const RADIOTAP: u8 = 0;
+    /// A bare 802.11 frame, given a synthetic radiotap header.
+    pub const DOT11: u8 = 1;
+    /// An LLC/SNAP MSDU, CCMP-protected by the harness under the newest
+    /// installed pairwise key (as a ToDS QoS data frame of that station),
+    /// or sent unprotected when no key is installed yet.
+    pub const PROTECT: u8 = 2;
+    /// The same MSDU, FromDS from the AP to the station.
+    pub const PROTECT_FROM_AP: u8 = 3;
+}
+
+/// The whole stack, 802.11 side: records become frames for
+/// [`Watcher::process_80211`] with the demo network's key loaded. The tag's
+/// upper six bits advance the capture clock (in 100 ms steps).
+pub fn watch_radiotap(data: &[u8]) {
+    watch_radiotap_run(data);
+}
+
+/// [`watch_radiotap`], returning the watcher (for tests of the harness).
+pub fn watch_radiotap_run(data: &[u8]) -> Watcher {
+    let mut w = Watcher::new(vec![demo_network()], WatchOptions::default());
+    let mut t = Ts {
+        sec: 1_700_000_000,
+        usec: 0,
+    };
+    let mut pn = 1_000_000u64;
+    for (tag, rec) in Records::new(data) {
+        advance(&mut t, tag >> 2);
+        match tag & 3 {
+            kind::RADIOTAP => w.process_80211(t, LinkKind::Radiotap, rec, rec.len() as u32),
+            kind::DOT11 => {
+                let f = sf::with_radiotap(&Radio::default(), rec);
+                w.process_80211(t, LinkKind::Radiotap, &f, f.len() as u32);
+            }
+            k => {
+                let key = w
+                    .engine
+                    .keys
+                    .history()
+                    .iter()
+                    .find(|e| e.sta.is_some())
+                    .cloned();
+                let (bssid, sta) = key.as_ref().map_or(
+                    (
+                        MacAddr([0x50, 0xc7, 0xbf, 0x0a, 0x11, 0x01]),
+                        MacAddr([2; 6]),
+                    ),
+                    |e| (e.bssid, e.sta.unwrap_or(MacAddr([2; 6]))),
+                );
+                let (dir, a1, a2, a3) = if k == kind::PROTECT {
+                    (sf::Dir::ToDs, bssid, sta, MacAddr::BROADCAST)
+                } else {
+                    (sf::Dir::FromDs, sta, bssid, bssid)
+                };
+                let opts = DataOpts {
+                    protected: key.is_some(),
+                    ..DataOpts::default()
+                };
+                let hdr = sf::data_header(dir, a1, a2, a3, (pn & 0xfff) as u16, opts);
+                let mpdu = match &key {
+                    Some(e) => {
+                        pn += 1;
+                        sf::protect(e.tk.key16(), &hdr, pn, 0, rec)
+                    }
+                    None => [hdr.as_slice(), rec].concat(),
+                };
+                let f = sf::with_radiotap(&Radio::default(), &mpdu);
+                w.process_80211(t, LinkKind::Radiotap, &f, f.len() as u32);
+            }
+        }
+        w.drain_events().for_each(drop);
+    }
+    w.finish();
+    w.drain_events().for_each(drop);
+    assert!(w.engine.counters.balanced(), "{:?}", w.engine.counters);
+    w
+}
+
+/// The whole stack, wired side: records are Ethernet frames for
+/// [`Watcher::process_plain`]; the tag's upper six bits advance the clock.
+pub fn watch_ethernet(data: &[u8]) {
+    let mut w = Watcher::new(Vec::new(), WatchOptions::default());
+    let mut t = Ts {
+        sec: 1_700_000_000,
+        usec: 0,
+    };
+    for (tag, rec) in Records::new(data) {
+        advance(&mut t, tag >> 2);
+        let dlt = if tag & 3 == 3 {
+            ip::dlt::RAW
+        } else {
+            ip::dlt::ETHERNET
+        };
+        w.process_plain(t, dlt, rec);
+        w.drain_events().for_each(drop);
+    }
+    w.finish();
+    w.drain_events().for_each(drop);
+}
+
+fn advance(t: &mut Ts, steps: u8) {
+    let us = u64::from(t.usec) + u64::from(steps) * 100_000;
+    t.sec += (us / 1_000_000) as i64;
+    t.usec = (us % 1_000_000) as u32;
+}
+
+/// A fuzz entry point.
+pub type Target = fn(&[u8]);
+
+/// Every target by name (the names of `fuzz/fuzz_targets/*.rs` and of the
+/// corpus directories).
+pub const TARGETS: &[(&str, Target)] = &[
+    ("radiotap", radiotap),
+    ("dot11", dot11),
+    ("eapol", eapol),
+    ("ccmp_decrypt", ccmp_decrypt),
+    ("tkip_decrypt", tkip_decrypt),
+    ("llc_ip", llc_ip),
+    ("tcp_reassembly", tcp_reassembly),
+    ("tplink", tplink),
+    ("tdp", tdp),
+    ("tls_meta", tls_meta),
+    ("names", names),
+    ("config", config),
+    ("watch_radiotap", watch_radiotap),
+    ("watch_ethernet", watch_ethernet),
+];
+
+/// The target called `name`.
+pub fn by_name(name: &str) -> Option<Target> {
+    TARGETS.iter().find(|(n, _)| *n == name).map(|(_, f)| *f)
+}
