@@ -91,15 +91,7 @@ pub fn supported_plain_dlt(d: i32) -> bool {
     use dlt::*;
     matches!(
         d,
-        NULL | ETHERNET
-            | RAW_BSD
-            | RAW_OPENBSD
-            | RAW
-            | LOOP
-            | LINUX_SLL
-            | IPV4
-            | IPV6
-            | LINUX_SLL2
+        NULL | ETHERNET | RAW_BSD | RAW_OPENBSD | RAW | LOOP | LINUX_SLL | IPV4 | IPV6 | LINUX_SLL2
     )
 }
 
@@ -340,9 +332,7 @@ pub fn parse_link(d: i32, frame: &[u8]) -> Result<LinkFrame<'_>, IpError> {
                 &frame[LOOPBACK_HEADER_LEN..],
             ))
         }
-        dlt::RAW | dlt::RAW_BSD | dlt::RAW_OPENBSD => {
-            Ok(no_macs(raw_ip_ethertype(frame)?, frame))
-        }
+        dlt::RAW | dlt::RAW_BSD | dlt::RAW_OPENBSD => Ok(no_macs(raw_ip_ethertype(frame)?, frame)),
         // The link type fixes the version; a mismatching version nibble is
         // reported by the IP parser.
         dlt::IPV4 => Ok(no_macs(ethertype::IPV4, frame)),
@@ -394,10 +384,7 @@ fn map_slice_error(e: &SliceError, ip: Layer) -> IpError {
 /// Parses an IP packet carried with `ethertype`; `Ok(None)` for EtherTypes
 /// that are not IP (ARP, EAPOL…). One 802.1Q tag is unwrapped (an 802.11
 /// MSDU can carry a tagged frame).
-pub fn parse_ip_ethertype(
-    ethertype: u16,
-    payload: &[u8],
-) -> Result<Option<IpPacket<'_>>, IpError> {
+pub fn parse_ip_ethertype(ethertype: u16, payload: &[u8]) -> Result<Option<IpPacket<'_>>, IpError> {
     let (ethertype, payload) = if ethertype == ethertype::VLAN {
         if payload.len() < VLAN_TAG_LEN {
             return Err(short(Layer::Vlan, VLAN_TAG_LEN, payload.len()));
@@ -662,7 +649,11 @@ mod tests {
         );
         // An 802.11 MSDU carrying a tagged frame: one tag unwrapped.
         let tagged = with_prefix(&[0, 5, 8, 0], &ip);
-        assert_tcp_v4(&parse_ip_ethertype(ethertype::VLAN, &tagged).unwrap().unwrap());
+        assert_tcp_v4(
+            &parse_ip_ethertype(ethertype::VLAN, &tagged)
+                .unwrap()
+                .unwrap(),
+        );
         assert!(parse_ip_ethertype(ethertype::VLAN, &tagged[..3]).is_err());
     }
 
@@ -684,7 +675,9 @@ mod tests {
     fn linux_sll2() {
         let ip = ip_udp_v6();
         let f = with_prefix(
-            &[0x86, 0xdd, 0, 0, 0, 0, 0, 3, 0, 1, 0, 6, 1, 1, 1, 1, 1, 1, 0, 0],
+            &[
+                0x86, 0xdd, 0, 0, 0, 0, 0, 3, 0, 1, 0, 6, 1, 1, 1, 1, 1, 1, 0, 0,
+            ],
             &ip,
         );
         let l = parse_link(dlt::LINUX_SLL2, &f).unwrap();
@@ -717,9 +710,15 @@ mod tests {
         }
         for af in [24u32, 28, 30] {
             let f = with_prefix(&af.to_le_bytes(), &v6);
-            assert_eq!(parse_link(dlt::NULL, &f).unwrap().ethertype, ethertype::IPV6);
+            assert_eq!(
+                parse_link(dlt::NULL, &f).unwrap().ethertype,
+                ethertype::IPV6
+            );
             let f = with_prefix(&af.to_be_bytes(), &v6);
-            assert_eq!(parse_link(dlt::LOOP, &f).unwrap().ethertype, ethertype::IPV6);
+            assert_eq!(
+                parse_link(dlt::LOOP, &f).unwrap().ethertype,
+                ethertype::IPV6
+            );
         }
         let f = with_prefix(&2u32.to_be_bytes(), &v4);
         assert_tcp_v4(&{
@@ -749,13 +748,20 @@ mod tests {
                     offset: 0
                 })
             );
-            assert_eq!(parse_link(d, &[0x50]), Err(IpError::Malformed(Layer::RawIp)));
+            assert_eq!(
+                parse_link(d, &[0x50]),
+                Err(IpError::Malformed(Layer::RawIp))
+            );
             truncations(d, &v4);
         }
         let l = parse_link(dlt::IPV4, &v4).unwrap();
         assert_tcp_v4(&parse_ip_ethertype(l.ethertype, l.payload).unwrap().unwrap());
         let l = parse_link(dlt::IPV6, &v6).unwrap();
-        assert!(parse_ip_ethertype(l.ethertype, l.payload).unwrap().is_some());
+        assert!(
+            parse_ip_ethertype(l.ethertype, l.payload)
+                .unwrap()
+                .is_some()
+        );
         // The link type fixes the version: IPv6 bytes under LINKTYPE_IPV4 fail.
         let l = parse_link(dlt::IPV4, &v6).unwrap();
         assert!(parse_ip_ethertype(l.ethertype, l.payload).is_err());
@@ -825,7 +831,12 @@ mod tests {
         // Don't-fragment alone is not a fragment.
         let mut f = ip_tcp_v4();
         f[6] = 0x40;
-        assert!(!parse_ip_ethertype(ethertype::IPV4, &f).unwrap().unwrap().fragment);
+        assert!(
+            !parse_ip_ethertype(ethertype::IPV4, &f)
+                .unwrap()
+                .unwrap()
+                .fragment
+        );
     }
 
     #[test]
