@@ -1,5 +1,10 @@
 //! Flows: the transport layer above decrypted IP packets.
 //!
+//! - [`ip`]: link frames (Ethernet, SLL, null, raw IP) and EtherType payloads
+//!   down to TCP/UDP, zero-copy, plus ARP.
+//! - [`names`]: the bounded [`names::NameTable`]: IP ↔ MAC (ARP, traffic,
+//!   DHCP), DHCP host names, DNS names of remote addresses.
+//! - [`oui`]: vendor names from MAC prefixes.
 //! - [`table`]: [`table::FlowKey`] (a canonical 5-tuple), the bounded
 //!   [`table::FlowTable`] with idle expiry, and who initiated each flow.
 //! - [`tcp`]: bounded per-direction TCP reassembly that hands decoders
