@@ -297,8 +297,8 @@ pub fn llc_ip(data: &[u8]) {
     const DLTS: [i32; 10] = [
         ip::dlt::NULL,
         ip::dlt::ETHERNET,
-        ip::dlt::RAW_OLD,
-        ip::dlt::RAW_OLD2,
+        ip::dlt::RAW_BSD,
+        ip::dlt::RAW_OPENBSD,
         ip::dlt::RAW,
         ip::dlt::LOOP,
         ip::dlt::LINUX_SLL,

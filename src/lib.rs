@@ -24,9 +24,9 @@ pub mod cli;
 pub mod decoders;
 pub mod engine;
 pub mod flows;
-pub mod health;
 #[doc(hidden)]
 pub mod fuzz_targets;
+pub mod health;
 pub mod output;
 pub mod pipeline;
 pub mod synth;
