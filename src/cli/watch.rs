@@ -59,10 +59,15 @@ pub fn run(a: WatchArgs) -> Result<(), CliError> {
         }
         n
     };
+    let klap_accounts = match &a.keys.config {
+        Some(path) => crate::cli::config::ConfigFile::load(path)?.klap_accounts(path)?,
+        None => Vec::new(),
+    };
     let mut w = Watcher::new(
         networks,
         WatchOptions {
             show_secrets: a.show_secrets,
+            klap_accounts,
         },
     );
     let stdout = std::io::stdout();

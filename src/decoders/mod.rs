@@ -12,6 +12,8 @@
 //! - [`tls_meta`]: SNI, versions, ciphers and certificate names of TLS flows.
 //! - [`probe`] picks a decoder from ports and, for TLS, the first bytes.
 
+pub mod http;
+pub mod klap;
 pub mod tls_meta;
 pub mod tplink;
 
