@@ -3,6 +3,13 @@
 //! device, since a KLAP session outlives its connection via the
 //! `TP_SESSIONID` cookie), and per-connection HTTP pairing.
 //!
+//! # Signatures
+//! A request whose 32-byte signature does not verify is not decrypted
+//! ([`Label::DecryptFailed`]). A response is decrypted whatever its prefix
+//! says, and [`KlapInfo::signature_ok`] reports whether it verified under the
+//! request's formula: python-kasa's `decrypt()` skips the prefix without
+//! checking it, so how devices compute it is not established.
+//!
 //! # Guarantees
 //! Bounded: at most [`MAX_SESSIONS`] sessions (oldest evicted, counted), at
 //! most [`MAX_PENDING`] unanswered requests per connection, the HTTP
