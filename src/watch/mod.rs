@@ -1019,9 +1019,9 @@ impl WatchCore<'_> {
                         _ => (label.as_str(), detail),
                     };
                     let n = match label {
-                        Label::CredentialsNeeded | Label::HandshakeNotCaptured => {
-                            Some(label_str.to_string())
-                        }
+                        // The handshake already noted it, with the count tried.
+                        Label::CredentialsNeeded => None,
+                        Label::HandshakeNotCaptured => Some(label_str.to_string()),
                         Label::AesPassthrough | Label::NotKlap => Some(label_str.to_string()),
                         _ => None,
                     };
