@@ -4,6 +4,11 @@
 //! [[network]]
 //! ssid = "linksys"          # optional when only one network
 //! passphrase = "dictionary" # or: psk = "64 hex chars" / pmk = "64 hex chars"
+//!
+//! [[tplink_account]]          # tried on KLAP handshakes (TCP 80)
+//! username = "me@example.com"
+//! password = "…"
+//! # or: auth_hash = "hex"     # 16 bytes (KLAP v1) or 32 bytes (v2)
 //! ```
 //!
 //! Parse errors are reported by line and column with the parser's message only:
@@ -29,6 +34,8 @@ pub struct ConfigFile {
     /// `plugsniff daemon`: process settings.
     #[serde(default)]
     pub daemon: Option<DaemonSection>,
+    #[serde(default)]
+    pub tplink_account: Vec<AccountEntry>,
 }
 
 /// `[capture]`: the interface a daemon reads.
@@ -80,6 +87,15 @@ pub struct DaemonSection {
     pub sandbox: Option<bool>,
 }
 
+/// A TP-Link cloud account (the credentials the plugs' KLAP uses).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountEntry {
+    username: Option<Zeroizing<String>>,
+    password: Option<Zeroizing<String>>,
+    auth_hash: Option<Zeroizing<String>>,
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NetworkEntry {
@@ -99,6 +115,12 @@ pub enum ConfigError {
         line: usize,
         col: usize,
         msg: String,
+    },
+    #[error("{path}: tplink_account #{index}: {msg}")]
+    Account {
+        path: String,
+        index: usize,
+        msg: &'static str,
     },
     #[error("{path}: network #{index}: {msg}")]
     Network {
@@ -172,6 +194,41 @@ impl ConfigFile {
     }
 }
 
+impl ConfigFile {
+    /// The KLAP credentials, validated, labelled `account #N` (the label is
+    /// all that events and logs ever show).
+    pub fn klap_accounts(
+        &self,
+        path: &str,
+    ) -> Result<Vec<crate::decoders::klap::session::KlapAccount>, ConfigError> {
+        use crate::decoders::klap::crypto::AuthHash;
+        use crate::decoders::klap::session::KlapAccount;
+        let mut out = Vec::new();
+        for (i, a) in self.tplink_account.iter().enumerate() {
+            let err = |msg| ConfigError::Account {
+                path: path.into(),
+                index: i + 1,
+                msg,
+            };
+            let label = format!("account #{}", i + 1);
+            match (&a.username, &a.password, &a.auth_hash) {
+                (Some(u), Some(p), None) => out.push(KlapAccount::from_password(label, u, p)),
+                (None, None, Some(h)) => {
+                    let b = Zeroizing::new(
+                        hex::decode(h.trim())
+                            .map_err(|_| err("auth_hash must be hex (32 or 64 digits)"))?,
+                    );
+                    let h = AuthHash::from_bytes(&b)
+                        .ok_or_else(|| err("auth_hash must be 16 (v1) or 32 (v2) bytes"))?;
+                    out.push(KlapAccount::from_hash(label, h));
+                }
+                _ => return Err(err("give username and password, or auth_hash alone")),
+            }
+        }
+        Ok(out)
+    }
+}
+
 /// IEEE 802.11-2020 J.4.1: 8 to 63 ASCII characters (32..=126).
 pub fn check_passphrase(p: &str) -> Result<(), &'static str> {
     if !(8..=63).contains(&p.len()) {
@@ -212,6 +269,35 @@ mod tests {
         assert_eq!(n.len(), 2);
         assert_eq!(n[0].ssid.as_deref(), Some(&b"linksys"[..]));
         assert!(matches!(n[1].secret, Secret::Pmk(_)));
+    }
+
+    #[test]
+    fn tplink_accounts() {
+        let c = ConfigFile::parse(
+            "t",
+            "[[tplink_account]]\nusername = \"a@b.c\"\npassword = \"pw-secret\"\n[[tplink_account]]\nauth_hash = \"00112233445566778899aabbccddeeff\"\n",
+        )
+        .unwrap();
+        let a = c.klap_accounts("t").unwrap();
+        assert_eq!(a.len(), 2);
+        assert_eq!(a[1].label, "account #2");
+        assert!(!format!("{a:?}").contains("pw-secret"));
+        for bad in [
+            "[[tplink_account]]\nusername = \"a\"\n",
+            "[[tplink_account]]\nauth_hash = \"zz-secret\"\n",
+            "[[tplink_account]]\nauth_hash = \"0011\"\n",
+        ] {
+            let e = ConfigFile::parse("t", bad)
+                .unwrap()
+                .klap_accounts("t")
+                .err()
+                .unwrap()
+                .to_string();
+            assert!(
+                !e.contains("secret") && e.contains("tplink_account #1"),
+                "{e}"
+            );
+        }
     }
 
     #[test]

@@ -115,6 +115,7 @@ pub fn run(a: DaemonArgs) -> Result<(), CliError> {
             .daemon
             .as_ref()
             .is_none_or(|d| d.sandbox.unwrap_or(true)),
+        klap_accounts: cfg.klap_accounts(&a.config)?,
         summary_on_stdout: out.live || out.json,
     })
 }

@@ -120,6 +120,8 @@ pub struct RunConfig {
     pub user: Option<String>,
     /// Confine filesystem access to the output directories after start-up.
     pub sandbox: bool,
+    /// `[[tplink_account]]` credentials for KLAP sessions.
+    pub klap_accounts: Vec<crate::decoders::klap::session::KlapAccount>,
     /// Print the final summary on stdout (watch) or as a status line (daemon).
     pub summary_on_stdout: bool,
 }
@@ -162,6 +164,10 @@ pub fn run(a: WatchArgs) -> Result<(), CliError> {
         status_interval: (a.status_interval > 0).then(|| Duration::from_secs(a.status_interval)),
         user: a.user,
         sandbox: !a.no_sandbox,
+        klap_accounts: match &a.keys.config {
+            Some(path) => crate::cli::config::ConfigFile::load(path)?.klap_accounts(path)?,
+            None => Vec::new(),
+        },
         summary_on_stdout: true,
     };
     run_config(cfg)
@@ -398,6 +404,7 @@ pub fn run_config(cfg: RunConfig) -> Result<(), CliError> {
         cfg.networks,
         WatchOptions {
             show_secrets: cfg.show_secrets,
+            klap_accounts: cfg.klap_accounts,
         },
     );
     if let Some((p, max)) = &cfg.pcap {

@@ -9,9 +9,14 @@
 //! guessing across the hole.
 //!
 //! - [`tplink`]: the Kasa XOR protocol on TCP/UDP 9999 and TDP on UDP 20002.
+//! - [`http`]: bounded HTTP/1.1 framing over reassembled TCP.
+//! - [`klap`]: KLAP (HTTP 80) handshakes, decryption with the owner's or the
+//!   default credentials, and labels for what cannot be decrypted.
 //! - [`tls_meta`]: SNI, versions, ciphers and certificate names of TLS flows.
 //! - [`probe`] picks a decoder from ports and, for TLS, the first bytes.
 
+pub mod http;
+pub mod klap;
 pub mod tls_meta;
 pub mod tplink;
 

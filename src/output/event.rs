@@ -37,10 +37,13 @@ pub enum EventBody {
     CloudLink(CloudEvent),
     /// A WPA handshake outcome for a station.
     Handshake(HandshakeEvent),
-    /// Bytes on a TP-Link port that did not decode.
+    /// Bytes on a TP-Link port that did not decode, or a label for what a
+    /// passive observer cannot decrypt.
     Undecodable(UndecodableEvent),
     /// Advice about the capture itself (one direction only, frames missed, no handshake).
     Warning(WarningEvent),
+    /// A captured KLAP handshake1 and whether a credential matched it.
+    KlapSession(KlapSessionEvent),
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -50,6 +53,33 @@ pub struct WarningEvent {
     pub bssid: String,
     pub sta: String,
     pub message: String,
+}
+
+/// How a KLAP message was decrypted (absent for the XOR protocol).
+#[derive(Debug, Clone, Serialize)]
+pub struct KlapMeta {
+    /// `"v1"` or `"v2"`.
+    pub version: &'static str,
+    pub seq: i32,
+    /// Label of the matching credential (never the secret itself).
+    pub credentials: String,
+    /// The 32-byte signature prefix verified.
+    pub signature_ok: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct KlapSessionEvent {
+    pub src: String,
+    pub dst: String,
+    pub device: Option<String>,
+    /// `"decrypting"` or `"credentials needed"`.
+    pub outcome: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub credentials: Option<String>,
+    /// How many credentials were tried against the server hash.
+    pub tried: usize,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -73,6 +103,9 @@ pub struct MessageEvent {
     pub latency_ms: Option<f64>,
     /// The decrypted JSON (secrets masked unless `--show-secrets`).
     pub json: Value,
+    /// KLAP only: version, sequence number, credential label, signature.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub klap: Option<KlapMeta>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -139,6 +172,9 @@ pub struct UndecodableEvent {
     pub src: String,
     pub dst: String,
     pub reason: String,
+    /// A fixed label for why (e.g. `"KLAP: credentials needed"`), when one applies.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub label: Option<&'static str>,
 }
 
 /// RFC 3339 with microseconds, UTC.

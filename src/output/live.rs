@@ -86,6 +86,13 @@ pub fn render(e: &Event, st: Style) -> String {
                 st.req(&methods)
             };
             let mut line = format!("{t}  {src} → {dst}  {} {methods}", m.transport);
+            if let Some(k) = &m.klap {
+                let _ = write!(
+                    line,
+                    " {}",
+                    st.dim(&format!("[klap {} seq {}]", k.version, k.seq))
+                );
+            }
             let said: Vec<&str> = m
                 .summary
                 .iter()
@@ -192,11 +199,25 @@ pub fn render(e: &Event, st: Style) -> String {
         EventBody::Warning(w) => format!("{t}  {}  {}", st.alert("warning"), w.message),
         EventBody::Undecodable(u) => format!(
             "{t}  {}  {} → {}  {}: {}",
-            st.note("undecodable"),
+            st.note(u.label.unwrap_or("undecodable")),
             u.src,
             u.dst,
             u.protocol,
             u.reason
+        ),
+        EventBody::KlapSession(k) => format!(
+            "{t}  {}  {} → {}  {}{}",
+            st.note("klap handshake"),
+            k.src,
+            k.dst,
+            match (&k.credentials, k.version) {
+                (Some(c), Some(v)) => format!("decrypting ({v}, {c})"),
+                _ => format!(
+                    "KLAP: credentials needed (server hash matched none of {} tried credentials)",
+                    k.tried
+                ),
+            },
+            String::new()
         ),
     }
 }

@@ -103,10 +103,14 @@ impl<'a> WatchSummary<'a> {
         let d = self.decode;
         let _ = writeln!(
             s,
-            "{}: {} TP-Link messages ({} undecodable), {} discovery, {} TLS flows, {} credential leak(s); flows {} (refused {})",
+            "{}: {} TP-Link messages ({} undecodable; {} over KLAP, {} KLAP handshakes of which {} matched, {} not decrypted), {} discovery, {} TLS flows, {} credential leak(s); flows {} (refused {})",
             st.bold("decoded"),
             d.tplink_messages,
             d.tplink_undecodable,
+            d.klap_messages,
+            d.klap_handshakes,
+            d.klap_handshakes_matched,
+            d.klap_undecrypted,
             d.discovery,
             d.tls_flows,
             d.credential_leaks,

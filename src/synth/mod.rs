@@ -12,4 +12,5 @@
 //! be checked against a fresh build.
 
 pub mod frames;
+pub mod klap;
 pub mod scenario;

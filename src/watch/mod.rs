@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use crate::capture::link::LinkKind;
 use crate::decoders::Direction;
+use crate::decoders::klap::session::{KlapAccount, KlapConn, KlapEvent, KlapSessions, Label};
 use crate::decoders::tls_meta::TlsSession;
 use crate::decoders::tplink::discovery::{self, CrcStatus, DiscoveryInfo};
 use crate::decoders::tplink::message::{
@@ -40,12 +41,22 @@ pub const IDLE_TIMEOUT: Duration = Duration::from_secs(300);
 /// TCP ports of the TP-Link cloud link (python-kasa; seen from HS1xx firmware).
 pub const CLOUD_PORTS: [u16; 2] = [50443, 443];
 const XOR_PORT: u16 = 9999;
-
+/// HTTP port of KLAP and the AES transport (python-kasa fixtures: every
+/// KLAP/AES device announces `http_port` 80).
+pub const KLAP_PORT: u16 = 80;
+/// HTTPS ports of the plugs' local API (`SMART.KLAP.HTTPS` 4433,
+/// `SslAesTransport` 443): TLS, metadata only.
+pub const LOCAL_HTTPS_PORTS: [u16; 1] = [4433];
+/// Devices whose TDP `http_port`/`encrypt_type` is remembered.
+pub const MAX_TDP_DEVICES: usize = 1024;
 /// Options of a watch run.
 #[derive(Debug, Clone, Default)]
 pub struct WatchOptions {
     /// Show passwords found in the clear instead of masking them.
     pub show_secrets: bool,
+    /// TP-Link accounts to try on KLAP handshakes, before the public
+    /// defaults and blank credentials (config `[[tplink_account]]`).
+    pub klap_accounts: Vec<KlapAccount>,
 }
 
 /// Counters of the layers after decryption.
@@ -68,6 +79,14 @@ pub struct WatchStats {
     pub discovery: u64,
     pub tls_flows: u64,
     pub credential_leaks: u64,
+    /// KLAP handshake1 exchanges captured, and how many matched a credential.
+    pub klap_handshakes: u64,
+    pub klap_handshakes_matched: u64,
+    pub klap_messages: u64,
+    /// KLAP/HTTP traffic not decrypted, with a label (credentials needed…).
+    pub klap_undecrypted: u64,
+    /// HTTP framing errors (oversized body, chunked, resync…) on port 80.
+    pub http_errors: u64,
 }
 
 #[derive(Default)]
@@ -76,6 +95,7 @@ enum App {
     Unknown,
     Tplink(Box<TplinkSession>),
     Tls(Box<TlsFlow>),
+    Klap(Box<KlapConn>),
     Other,
 }
 
@@ -115,6 +135,29 @@ pub struct Watcher {
     pub pcap_out: Option<crate::output::files::RotatingPcap>,
     /// The first error writing `pcap_out` (the run stops on it).
     pub out_error: Option<std::io::Error>,
+    klap: KlapSessions,
+    tdp: TdpPorts,
+}
+
+/// What TDP replies said about each device's local API: `http_port` and
+/// `encrypt_type`, by device IP (bounded by [`MAX_TDP_DEVICES`]).
+#[derive(Default)]
+pub struct TdpPorts {
+    map: std::collections::HashMap<IpAddr, (Option<u16>, Option<String>)>,
+}
+
+impl TdpPorts {
+    fn learn(&mut self, ip: IpAddr, port: Option<u16>, enc: Option<String>) {
+        if self.map.len() < MAX_TDP_DEVICES || self.map.contains_key(&ip) {
+            self.map.insert(ip, (port, enc));
+        }
+    }
+    fn http_port(&self, ip: IpAddr) -> Option<u16> {
+        self.map.get(&ip).and_then(|e| e.0)
+    }
+    fn encrypt_type(&self, ip: IpAddr) -> Option<&str> {
+        self.map.get(&ip).and_then(|e| e.1.as_deref())
+    }
 }
 
 struct MsduSink<'a> {
@@ -182,6 +225,8 @@ struct WatchCore<'a> {
     relay: &'a mut RelayFilter,
     pcap_out: &'a mut Option<crate::output::files::RotatingPcap>,
     out_error: &'a mut Option<std::io::Error>,
+    klap: &'a mut KlapSessions,
+    tdp: &'a mut TdpPorts,
 }
 
 impl Sink for MsduSink<'_> {
@@ -243,13 +288,15 @@ impl Watcher {
             flows: FlowTable::new(MAX_FLOWS, IDLE_TIMEOUT),
             inventory: Inventory::default(),
             stats: WatchStats::default(),
-            opts,
             events: Vec::new(),
             last_expire: Duration::ZERO,
             relay: RelayFilter::default(),
             last_health: 0,
             pcap_out: None,
             out_error: None,
+            klap: KlapSessions::new(opts.klap_accounts.clone()),
+            tdp: TdpPorts::default(),
+            opts,
         }
     }
 
@@ -272,6 +319,8 @@ impl Watcher {
                 relay: &mut self.relay,
                 pcap_out: &mut self.pcap_out,
                 out_error: &mut self.out_error,
+                klap: &mut self.klap,
+                tdp: &mut self.tdp,
             },
         )
     }
@@ -479,7 +528,7 @@ impl WatchCore<'_> {
                 Ok(msg) => {
                     let ip = if response { pkt.src } else { pkt.dst };
                     self.message(
-                        ts, "udp", src, dst, response, device_mac, ctl_mac, ip, &msg, None,
+                        ts, "udp", src, dst, response, device_mac, ctl_mac, ip, &msg, None, None,
                     );
                 }
                 Err(reason) => {
@@ -491,6 +540,7 @@ impl WatchCore<'_> {
                             src: sock(src),
                             dst: sock(dst),
                             reason,
+                            label: None,
                         }),
                     });
                 }
@@ -541,6 +591,11 @@ impl WatchCore<'_> {
                             "encrypt_info: RSA-encrypted, not decryptable by an observer".into(),
                         );
                     }
+                    self.tdp.learn(
+                        pkt.src,
+                        a.http_port.and_then(|p| u16::try_from(p).ok()),
+                        a.encrypt_type.clone(),
+                    );
                     if let Some(mac) = device {
                         if let Some(d) = self.inventory.touch(mac, Role::Plug, ts) {
                             d.protocols.insert("tdp");
@@ -550,6 +605,9 @@ impl WatchCore<'_> {
                             }
                             if let Some(e) = &a.encrypt_type {
                                 d.notes.insert(format!("local protocol: {e}"));
+                                if let Some(n) = encrypt_type_note(e) {
+                                    d.notes.insert(n.to_string());
+                                }
                             }
                         }
                     }
@@ -616,6 +674,27 @@ impl WatchCore<'_> {
                 } else {
                     dir.reverse()
                 });
+            } else if server_port(KLAP_PORT)
+                || self.tdp.http_port(pkt.dst) == Some(dport)
+                || self.tdp.http_port(pkt.src) == Some(sport)
+            {
+                let to_dst = dport == KLAP_PORT || self.tdp.http_port(pkt.dst) == Some(dport);
+                st.app = App::Klap(Box::new(KlapConn::new(
+                    flow.initiator_source == InitiatorSource::Assumed && !flags.syn(),
+                )));
+                st.server_dir = Some(if to_dst { dir } else { dir.reverse() });
+            } else if LOCAL_HTTPS_PORTS.iter().any(|p| server_port(*p))
+                && is_local(pkt.src)
+                && is_local(pkt.dst)
+            {
+                let device_is_dst = LOCAL_HTTPS_PORTS.contains(&dport);
+                let mac = if device_is_dst { dst_mac } else { src_mac };
+                if let Some(d) = mac.and_then(|m| self.inventory.touch(m, Role::Plug, ts)) {
+                    d.protocols.insert("https");
+                    d.notes
+                        .insert("HTTPS: local API over TLS, cannot decrypt passively".to_string());
+                }
+                st.app = App::Other;
             } else if CLOUD_PORTS.iter().any(|p| server_port(*p)) {
                 st.app = App::Tls(Box::new(TlsFlow {
                     session: TlsSession::new(),
@@ -653,10 +732,20 @@ impl WatchCore<'_> {
                 st.server_mac = st.server_mac.or(src_mac);
             }
         }
+        let pair = (
+            flow.key.src(to_server_dir).ip(),
+            flow.key.dst(to_server_dir).ip(),
+        );
         let Flow { tcp, state, .. } = flow;
         let mut sess_events = Vec::new();
+        let mut klap_events = Vec::new();
+        let klap = &mut *self.klap;
         let now = dur(ts);
         tcp[dir.index()].push(seq, flags, payload, |ev| match (&mut state.app, ev) {
+            (App::Klap(k), StreamEvent::Data(d)) => {
+                k.on_data(ddir, d, klap, pair, &mut klap_events)
+            }
+            (App::Klap(k), StreamEvent::Gap { len }) => k.on_gap(ddir, len),
             (App::Tplink(s), StreamEvent::Data(d)) => s.on_data(ddir, d, &mut sess_events),
             (App::Tplink(s), StreamEvent::Gap { len }) => s.on_gap(ddir, len),
             (App::Tls(t), StreamEvent::Data(d)) => {
@@ -716,6 +805,19 @@ impl WatchCore<'_> {
         if announce {
             cloud_event(flow, "opened", self.names, self.inventory, self.events);
         }
+        if !klap_events.is_empty() {
+            let dev = if is_local(server.ip()) {
+                server_mac
+            } else {
+                None
+            };
+            let ctl = if is_local(client.ip()) {
+                client_mac
+            } else {
+                None
+            };
+            self.klap_events(ts, client, server, dev, ctl, klap_events);
+        }
         for m in msgs {
             match m {
                 Ok((response, message, latency)) => {
@@ -745,6 +847,7 @@ impl WatchCore<'_> {
                         server.ip(),
                         &message,
                         latency,
+                        None,
                     );
                 }
                 Err((d, reason)) => {
@@ -761,6 +864,7 @@ impl WatchCore<'_> {
                             src: sock(s),
                             dst: sock(dd),
                             reason,
+                            label: None,
                         }),
                     });
                 }
@@ -781,12 +885,13 @@ impl WatchCore<'_> {
         device_ip: IpAddr,
         msg: &TplinkMessage,
         latency_ms: Option<f64>,
+        klap: Option<KlapMeta>,
     ) {
         self.stats.tplink_messages += 1;
-        let proto = if transport == "tcp" {
-            "xor-tcp"
-        } else {
-            "xor-udp"
+        let proto = match transport {
+            "tcp" => "xor-tcp",
+            "http" => "klap",
+            _ => "xor-udp",
         };
         if let Some(c) = controller {
             let ctl_ip = if response { dst.ip() } else { src.ip() };
@@ -846,7 +951,11 @@ impl WatchCore<'_> {
         let ev = Event {
             ts,
             body: EventBody::Message(MessageEvent {
-                protocol: "tplink-smarthome",
+                protocol: if klap.is_some() {
+                    "tplink-klap"
+                } else {
+                    "tplink-smarthome"
+                },
                 transport,
                 src: sock(src),
                 dst: sock(dst),
@@ -861,6 +970,7 @@ impl WatchCore<'_> {
                 summary,
                 latency_ms,
                 json,
+                klap,
             }),
         };
         // The leak event (if any) was pushed first; the message goes before it.
@@ -871,6 +981,146 @@ impl WatchCore<'_> {
             .count();
         let at = self.events.len() - n_leaks;
         self.events.insert(at, ev);
+    }
+
+    /// Turns KLAP decoder output into events, inventory facts and notes.
+    fn klap_events(
+        &mut self,
+        ts: Ts,
+        client: SocketAddr,
+        server: SocketAddr,
+        dev: Option<MacAddr>,
+        ctl: Option<MacAddr>,
+        events: Vec<KlapEvent>,
+    ) {
+        let note = |inv: &mut Inventory, n: String| {
+            if let Some(d) = dev.and_then(|m| inv.touch(m, Role::Plug, ts)) {
+                d.protocols.insert("klap");
+                d.ip = Some(server.ip());
+                d.notes.insert(n);
+            }
+        };
+        for ev in events {
+            match ev {
+                KlapEvent::Handshake { matched, tried } => {
+                    self.stats.klap_handshakes += 1;
+                    if let Some(d) = dev.and_then(|m| self.inventory.touch(m, Role::Plug, ts)) {
+                        d.protocols.insert("klap");
+                        d.ip = Some(server.ip());
+                    }
+                    let (outcome, version, credentials) = match &matched {
+                        Some((v, a)) => {
+                            self.stats.klap_handshakes_matched += 1;
+                            note(
+                                self.inventory,
+                                format!("KLAP {}: decrypted with {a}", v.name()),
+                            );
+                            ("decrypting", Some(v.name()), Some(a.clone()))
+                        }
+                        None => {
+                            note(
+                                self.inventory,
+                                format!(
+                                    "{} (server hash matched none of {tried} tried credentials)",
+                                    Label::CredentialsNeeded.as_str()
+                                ),
+                            );
+                            ("credentials needed", None, None)
+                        }
+                    };
+                    self.events.push(Event {
+                        ts,
+                        body: EventBody::KlapSession(KlapSessionEvent {
+                            src: sock(client),
+                            dst: sock(server),
+                            device: dev.map(|m| m.to_string()),
+                            outcome,
+                            version,
+                            credentials,
+                            tried,
+                        }),
+                    });
+                }
+                KlapEvent::Message { dir, message, info } => {
+                    self.stats.klap_messages += 1;
+                    let response = dir == Direction::ToClient;
+                    let (s, d) = if response {
+                        (server, client)
+                    } else {
+                        (client, server)
+                    };
+                    let meta = KlapMeta {
+                        version: info.version.name(),
+                        seq: info.seq,
+                        credentials: info.account.clone(),
+                        signature_ok: info.signature_ok,
+                    };
+                    self.message(
+                        ts,
+                        "http",
+                        s,
+                        d,
+                        response,
+                        dev,
+                        ctl,
+                        server.ip(),
+                        &message,
+                        None,
+                        Some(meta),
+                    );
+                }
+                KlapEvent::Label { dir, label, detail } => {
+                    self.stats.klap_undecrypted += 1;
+                    // A device that announced TPAP over TDP speaks it here.
+                    let (label_str, detail) = match (label, self.tdp.encrypt_type(server.ip())) {
+                        (Label::NotKlap, Some(e)) if e.eq_ignore_ascii_case("TPAP") => {
+                            (TPAP_LABEL, format!("{detail} (device announced TPAP)"))
+                        }
+                        _ => (label.as_str(), detail),
+                    };
+                    let n = match label {
+                        // The handshake already noted it, with the count tried.
+                        Label::CredentialsNeeded => None,
+                        Label::HandshakeNotCaptured => Some(label_str.to_string()),
+                        Label::AesPassthrough | Label::NotKlap => Some(label_str.to_string()),
+                        _ => None,
+                    };
+                    if let Some(n) = n {
+                        note(self.inventory, n);
+                    }
+                    let (s, d) = if dir == Direction::ToClient {
+                        (server, client)
+                    } else {
+                        (client, server)
+                    };
+                    self.events.push(Event {
+                        ts,
+                        body: EventBody::Undecodable(UndecodableEvent {
+                            protocol: "tplink-klap",
+                            src: sock(s),
+                            dst: sock(d),
+                            reason: format!("{label_str}: {detail}"),
+                            label: Some(label_str),
+                        }),
+                    });
+                }
+                KlapEvent::Http { error, .. } => {
+                    self.stats.http_errors += 1;
+                    if !matches!(error, crate::decoders::http::HttpError::Resynced { .. }) {
+                        self.events.push(Event {
+                            ts,
+                            body: EventBody::Undecodable(UndecodableEvent {
+                                protocol: "http",
+                                src: sock(client),
+                                dst: sock(server),
+                                reason: format!("HTTP: {error:?}"),
+                                label: Some("HTTP: framing error"),
+                            }),
+                        });
+                    }
+                }
+            }
+        }
     }
 
     /// Expires idle flows (all of them with `Duration::MAX`), emitting the
@@ -967,6 +1217,18 @@ fn cloud_event(
         },
         body: EventBody::CloudLink(ev),
     });
+}
+
+/// Label for TPAP (PAKE + ECDH + AEAD): not decryptable even with the password.
+pub const TPAP_LABEL: &str = "TPAP: PAKE key exchange, cannot decrypt passively";
+
+/// An inventory note for a TDP `encrypt_type` a passive observer cannot open.
+fn encrypt_type_note(e: &str) -> Option<&'static str> {
+    match e.to_ascii_uppercase().as_str() {
+        "AES" => Some(Label::AesPassthrough.as_str()),
+        "TPAP" => Some(TPAP_LABEL),
+        _ => None,
+    }
 }
 
 fn tls_version_name(v: u16) -> String {

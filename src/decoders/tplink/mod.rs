@@ -18,4 +18,5 @@ pub mod discovery;
 pub mod message;
 pub mod parser;
 pub mod session;
+pub mod smart;
 pub mod xor;
