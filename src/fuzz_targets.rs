@@ -433,6 +433,42 @@ pub fn names(data: &[u8]) {
     let _ = t.stats();
 }
 
+/// HTTP + KLAP over a two-direction stream (tag bit 0 = direction, bit 1 = a
+/// gap before the record, bit 2 = the connection started mid-stream), with a
+/// configured account so handshakes can match.
+pub fn klap_http(data: &[u8]) {
+    use crate::decoders::klap::session::{KlapAccount, KlapConn, KlapSessions};
+    let mid = data.first().is_some_and(|b| b & 4 != 0);
+    let mut sessions = KlapSessions::new(vec![KlapAccount::from_password(
+        "account #1",
+        "alice@example.com",
+        "hunter2",
+    )]);
+    let mut conn = KlapConn::new(mid);
+    let pair = (
+        std::net::IpAddr::from([192, 168, 0, 23]),
+        std::net::IpAddr::from([192, 168, 0, 42]),
+    );
+    let mut out = Vec::new();
+    for (tag, rec) in Records::new(data) {
+        let dir = if tag & 1 == 0 {
+            Direction::ToServer
+        } else {
+            Direction::ToClient
+        };
+        if tag & 2 != 0 {
+            conn.on_gap(dir, 1);
+        }
+        conn.on_data(dir, rec, &mut sessions, pair, &mut out);
+        if out.len() > 1024 {
+            out.clear();
+        }
+    }
+    let mut p = crate::decoders::http::HttpParser::new();
+    let mut ev = Vec::new();
+    p.push(data, &mut ev);
+}
+
 /// The TOML configuration file.
 pub fn config(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
@@ -599,6 +635,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("tls_meta", tls_meta),
     ("names", names),
     ("config", config),
+    ("klap_http", klap_http),
     ("watch_radiotap", watch_radiotap),
     ("watch_ethernet", watch_ethernet),
 ];
