@@ -1052,7 +1052,6 @@ mod tests {
                 f.len() as u32,
                 &mut sink,
             );
-            pn += 1;
         }
         assert_eq!(e.counters.decrypted, 4, "{:?}", e.counters);
         assert_eq!(sink.0.len(), 4);

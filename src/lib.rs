@@ -20,6 +20,7 @@
 
 pub mod capture;
 pub mod ccmp;
+pub mod ccmp_mb;
 pub mod cli;
 pub mod decoders;
 pub mod engine;
