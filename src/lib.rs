@@ -18,6 +18,7 @@
 //! for tests, benches and `captures/`.
 #![deny(unsafe_code)]
 
+pub mod bench;
 pub mod capture;
 pub mod ccmp;
 pub mod ccmp_mb;
