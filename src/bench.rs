@@ -139,7 +139,12 @@ impl StreamGen {
         let size = self.size().max(36);
         let st = self.stations[s].clone();
         let (dir, a1, a2, a3) = if down {
-            (Dir::FromDs, st.sta, st.ap, MacAddr([0x02, 0, 0, 0, 0, 0x01]))
+            (
+                Dir::FromDs,
+                st.sta,
+                st.ap,
+                MacAddr([0x02, 0, 0, 0, 0, 0x01]),
+            )
         } else {
             (Dir::ToDs, st.ap, st.sta, MacAddr([0x02, 0, 0, 0, 0, 0x01]))
         };
@@ -157,7 +162,14 @@ impl StreamGen {
         );
         let mut payload = vec![0u8; size - 36];
         self.rng.fill(&mut payload);
-        let ip = frames::ipv4_udp([192, 168, 0, 10], [192, 168, 0, 20], 64, 5000, 6000, &payload);
+        let ip = frames::ipv4_udp(
+            [192, 168, 0, 10],
+            [192, 168, 0, 20],
+            64,
+            5000,
+            6000,
+            &payload,
+        );
         let llc = frames::llc_snap(ethertype::IPV4, &ip);
         let pn = &mut self.pn[s][usize::from(down)];
         *pn += 1;
@@ -342,7 +354,11 @@ pub fn crypto_group(s: &Stream, workload: &str, min: Duration) -> Group {
         let (f, b, d) = timed(min, || {
             let mut ok = 0;
             for fr in &s.frames {
-                ok += u64::from(openssl_ccm::decrypt(&s.stations[fr.station].tk, &fr.mpdu, &mut out));
+                ok += u64::from(openssl_ccm::decrypt(
+                    &s.stations[fr.station].tk,
+                    &fr.mpdu,
+                    &mut out,
+                ));
             }
             assert_eq!(ok, n, "OpenSSL: every frame verifies");
             (n, s.bytes)
@@ -377,7 +393,10 @@ pub fn threads_group(s: &Stream, max: usize, min: Duration) -> Group {
     let backend = Backend::detect();
     let keys: Vec<MbKey> = s.stations.iter().map(|st| MbKey::new(&st.tk)).collect();
     let mut g = Group {
-        workload: format!("kernel {} on 1..{max} threads (same stream)", backend.name()),
+        workload: format!(
+            "kernel {} on 1..{max} threads (same stream)",
+            backend.name()
+        ),
         measures: Vec::new(),
     };
     for t in 1..=max {
@@ -398,11 +417,13 @@ pub fn threads_group(s: &Stream, max: usize, min: Duration) -> Group {
                 .collect();
             hs.into_iter().map(|h| h.join().unwrap_or((0, 0))).collect()
         });
-        let (f, b) = totals
-            .iter()
-            .fold((0, 0), |(a, c), (x, y)| (a + x, c + y));
-        g.measures
-            .push(Measure::new(format!("{t} thread(s)"), f, b, start.elapsed()));
+        let (f, b) = totals.iter().fold((0, 0), |(a, c), (x, y)| (a + x, c + y));
+        g.measures.push(Measure::new(
+            format!("{t} thread(s)"),
+            f,
+            b,
+            start.elapsed(),
+        ));
     }
     g.finish()
 }
@@ -589,21 +610,21 @@ pub fn peers(pcap: &Path, ssid: &str, pass: &str, workers: usize) -> Vec<PeerRun
     }
     if which("tshark").is_some() {
         let mut c = Command::new("tshark");
-        c.args(["-n", "-r"])
-            .arg(pcap)
-            .args([
-                "-o",
-                "wlan.enable_decryption:TRUE",
-                "-o",
-                &format!("uat:80211_keys:\"wpa-pwd\",\"{pass}:{ssid}\""),
-                "-Y",
-                "udp",
-                "-T",
-                "fields",
-                "-e",
-                "frame.number",
-            ]);
-        time("tshark (decrypt + dissect)", c, &|t| Some(t.lines().count() as u64));
+        c.args(["-n", "-r"]).arg(pcap).args([
+            "-o",
+            "wlan.enable_decryption:TRUE",
+            "-o",
+            &format!("uat:80211_keys:\"wpa-pwd\",\"{pass}:{ssid}\""),
+            "-Y",
+            "udp",
+            "-T",
+            "fields",
+            "-e",
+            "frame.number",
+        ]);
+        time("tshark (decrypt + dissect)", c, &|t| {
+            Some(t.lines().count() as u64)
+        });
     }
     runs
 }

@@ -378,36 +378,57 @@ mod x86 {
         out
     }
 
-    /// The CBC-MAC input of lane `l` at step `k`, after writing plaintext block
-    /// `k - 2` (keystream `ks`) to the lane's output. Inactive lanes get zeros.
+    /// Payload block `j` (0-based) of a lane when it is a whole block: the
+    /// ciphertext and where its plaintext goes.
     #[inline(always)]
-    fn step_input(l: &mut Lane<'_>, k: usize, ks: &[u8; 16]) -> [u8; 16] {
-        if k < 3 {
-            return l.head[k];
-        }
-        let j = k - 3; // 0-based payload block
-        if j >= l.nblocks {
-            return [0; 16];
-        }
+    fn full_block<'b>(l: &'b mut Lane<'_>, j: usize) -> Option<(&'b [u8; 16], &'b mut [u8; 16])> {
+        let off = j.checked_mul(16)?;
+        let c = l.ct.get(off..off + 16)?.try_into().ok()?;
+        let o = l.out.get_mut(off..off + 16)?.try_into().ok()?;
+        Some((c, o))
+    }
+
+    /// The last, partial payload block `j` of a lane: writes its plaintext
+    /// and returns it zero-padded (the CBC-MAC input).
+    #[inline(never)]
+    fn partial_block(l: &mut Lane<'_>, j: usize, ks: &[u8; 16]) -> [u8; 16] {
         let off = j * 16;
         let mut p = [0u8; 16];
-        if let (Some(c), Some(o)) = (l.ct.get(off..off + 16), l.out.get_mut(off..off + 16)) {
-            let c: &[u8; 16] = c.try_into().unwrap_or(&[0; 16]);
-            for i in 0..16 {
-                p[i] = c[i] ^ ks[i];
-            }
-            o.copy_from_slice(&p);
-        } else {
-            let c = l.ct.get(off..).unwrap_or(&[]);
-            for (i, &b) in c.iter().enumerate().take(16) {
-                p[i] = b ^ ks[i];
-            }
-            let n = c.len().min(16);
-            if let Some(o) = l.out.get_mut(off..off + n) {
-                o.copy_from_slice(&p[..n]);
-            }
+        let c = l.ct.get(off..).unwrap_or(&[]);
+        let n = c.len().min(16);
+        for i in 0..n {
+            p[i] = c[i] ^ ks[i];
+        }
+        if let Some(o) = l.out.get_mut(off..off + n) {
+            o.copy_from_slice(&p[..n]);
         }
         p
+    }
+
+    /// The CBC-MAC input of `lane` at step `k`, after writing plaintext block
+    /// `k - 3` (keystream `ks`) to its output; zeros once the lane is done.
+    #[inline(always)]
+    fn step_input(lane: &mut Lane<'_>, k: usize, ks: __m128i) -> __m128i {
+        if k < 3 {
+            return ld(&lane.head[k]);
+        }
+        let j = k - 3;
+        if j >= lane.nblocks {
+            // SAFETY: register-only SSE2 intrinsic (x86-64 baseline).
+            #[allow(unused_unsafe)]
+            return unsafe { _mm_setzero_si128() };
+        }
+        if let Some((c, o)) = full_block(lane, j) {
+            // SAFETY: register-only SSE2 intrinsic (x86-64 baseline).
+            #[allow(unused_unsafe)]
+            let p = unsafe { _mm_xor_si128(ld(c), ks) };
+            st(o, p);
+            p
+        } else {
+            let mut kb = [0u8; 16];
+            st(&mut kb, ks);
+            ld(&partial_block(lane, j, &kb))
+        }
     }
 
     /// Eight (or fewer) lanes with AES-NI. `ok[i]` is set to whether lane `i`'s
@@ -438,7 +459,7 @@ mod x86 {
         let mut s0 = [[0u8; 16]; N];
         let mut tfinal = [[0u8; 16]; N];
         // Keystream ring: K_k lives in ks[k % 3] until step k + 2 uses it.
-        let mut ks = [[[0u8; 16]; N]; 3];
+        let mut ks = [[zero; N]; 3];
         for k in 0..steps {
             let kv = _mm_insert_epi16::<7>(zero, i32::from((k as u16).swap_bytes()));
             let mut c = [zero; N];
@@ -447,8 +468,8 @@ mod x86 {
                 c[l] = _mm_or_si128(a0[l], kv);
             }
             for (l, lane) in lanes.iter_mut().enumerate().take(n) {
-                let inb = step_input(lane, k, &ks[(k + 1) % 3][l]);
-                m[l] = _mm_xor_si128(x[l], ld(&inb));
+                let inb = step_input(lane, k, ks[(k + 1) % 3][l]);
+                m[l] = _mm_xor_si128(x[l], inb);
             }
             for l in 0..N {
                 c[l] = _mm_xor_si128(c[l], rk[l][0]);
@@ -463,11 +484,11 @@ mod x86 {
             for l in 0..N {
                 c[l] = _mm_aesenclast_si128(c[l], rk[l][10]);
                 x[l] = _mm_aesenclast_si128(m[l], rk[l][10]);
-                st(&mut ks[k % 3][l], c[l]);
+                ks[k % 3][l] = c[l];
             }
             for (l, lane) in lanes.iter().enumerate().take(n) {
                 if k == 0 {
-                    s0[l] = ks[0][l];
+                    st(&mut s0[l], ks[0][l]);
                 }
                 if k == lane.nblocks + 2 {
                     st(&mut tfinal[l], x[l]);
@@ -539,20 +560,15 @@ mod x86 {
                 _mm_setzero_si128(),
                 i32::from((k as u16).swap_bytes()),
             ));
-            let mut inb = [[0u8; 16]; N];
+            let mut inb = [_mm_setzero_si128(); N];
             for (l, lane) in lanes.iter_mut().enumerate().take(n) {
-                inb[l] = step_input(lane, k, &ks[(k + 1) % 3][l]);
+                inb[l] = step_input(lane, k, ld(&ks[(k + 1) % 3][l]));
             }
             let mut c = [_mm512_setzero_si512(); G];
             let mut m = [_mm512_setzero_si512(); G];
             for g in 0..G {
                 c[g] = _mm512_xor_si512(_mm512_or_si512(a0[g], kv), rk[g][0]);
-                let i = join4!(
-                    ld(&inb[4 * g]),
-                    ld(&inb[4 * g + 1]),
-                    ld(&inb[4 * g + 2]),
-                    ld(&inb[4 * g + 3]),
-                );
+                let i = join4!(inb[4 * g], inb[4 * g + 1], inb[4 * g + 2], inb[4 * g + 3],);
                 m[g] = _mm512_xor_si512(_mm512_xor_si512(x[g], i), rk[g][0]);
             }
             for r in 1..10 {

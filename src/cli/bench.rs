@@ -68,8 +68,8 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
 pub fn run(a: BenchArgs) -> Result<(), CliError> {
     let io = |what: String| move |err| CliError::Io { what, err };
     if let Some(p) = &a.write_pcap {
-        let n = bench::write_pcap(p, a.size, a.seed)
-            .map_err(io(format!("writing {}", p.display())))?;
+        let n =
+            bench::write_pcap(p, a.size, a.seed).map_err(io(format!("writing {}", p.display())))?;
         let g = bench::StreamGen::new(SizeMix::Realistic, a.seed);
         println!(
             "wrote {n} frames to {} (ssid {:?}, passphrase {:?})",
@@ -79,7 +79,10 @@ pub fn run(a: BenchArgs) -> Result<(), CliError> {
         );
         return Ok(());
     }
-    let threads = a.threads.unwrap_or_else(super::watch::default_workers).max(1);
+    let threads = a
+        .threads
+        .unwrap_or_else(super::watch::default_workers)
+        .max(1);
     let min = Duration::from_secs_f64(a.seconds.unwrap_or(if a.quick { 0.02 } else { 1.0 }));
     let mem: u64 = if a.quick { 1 << 20 } else { 32 << 20 };
     let mut report = Report {
