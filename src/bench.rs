@@ -582,7 +582,7 @@ pub fn peers(pcap: &Path, ssid: &str, pass: &str, workers: usize) -> Vec<PeerRun
                 .arg(pcap)
                 .env("PLUGSNIFF_PASSPHRASE", pass);
             time(&format!("plugsniff decrypt --workers {w}"), c, &|t| {
-                let v: serde_json::Value = serde_json::from_str(t.lines().next()?).ok()?;
+                let v: serde_json::Value = serde_json::from_str(t).ok()?;
                 v.pointer("/frames/decrypted")
                     .or_else(|| v.get("decrypted"))
                     .and_then(|d| d.as_u64())
@@ -591,22 +591,16 @@ pub fn peers(pcap: &Path, ssid: &str, pass: &str, workers: usize) -> Vec<PeerRun
         }
     }
     if which("airdecap-ng").is_some() {
-        let copy = tmp.join(format!("plugsniff-bench-{}.pcap", std::process::id()));
-        if std::fs::copy(pcap, &copy).is_ok() {
-            let mut c = Command::new("airdecap-ng");
-            c.args(["-e", ssid, "-p", pass]).arg(&copy);
-            time("airdecap-ng", c, &|t| {
-                t.lines()
-                    .find(|l| l.contains("decrypted WPA"))
-                    .and_then(|l| l.split_whitespace().last()?.parse().ok())
-            });
-            let _ = std::fs::remove_file(&copy);
-            let mut dec = copy.into_os_string();
-            dec.push("");
-            let dec = PathBuf::from(dec);
-            let stem = dec.with_extension("");
-            let _ = std::fs::remove_file(format!("{}-dec.pcap", stem.display()));
-        }
+        // airdecap-ng writes NAME-dec.pcap beside its input.
+        let mut c = Command::new("airdecap-ng");
+        c.args(["-e", ssid, "-p", pass]).arg(pcap);
+        time("airdecap-ng", c, &|t| {
+            t.lines()
+                .find(|l| l.contains("decrypted WPA"))
+                .and_then(|l| l.split_whitespace().last()?.parse().ok())
+        });
+        let stem = pcap.with_extension("");
+        let _ = std::fs::remove_file(format!("{}-dec.pcap", stem.display()));
     }
     if which("tshark").is_some() {
         let mut c = Command::new("tshark");
@@ -648,7 +642,7 @@ mod openssl_ccm {
         let ct = &mpdu[34..mic];
         out.clear();
         out.resize(ct.len() + 16, 0);
-        let run = || -> Result<(), openssl::error::ErrorStack> {
+        let mut run = || -> Result<(), openssl::error::ErrorStack> {
             let mut ctx = CipherCtx::new()?;
             ctx.decrypt_init(Some(Cipher::aes_128_ccm()), None, None)?;
             ctx.set_iv_length(13)?;
@@ -656,7 +650,7 @@ mod openssl_ccm {
             ctx.decrypt_init(None, Some(tk), Some(&nonce))?;
             ctx.set_data_len(ct.len())?;
             ctx.cipher_update(aad.as_bytes(), None)?;
-            ctx.cipher_update(ct, Some(out))?;
+            ctx.cipher_update(ct, Some(out.as_mut_slice()))?;
             Ok(())
         };
         let ok = run().is_ok();
