@@ -57,7 +57,8 @@ impl Backend {
     pub fn detect() -> Backend {
         #[cfg(target_arch = "x86_64")]
         {
-            if std::is_x86_feature_detected!("avx512f")
+            if cfg!(plugsniff_avx512)
+                && std::is_x86_feature_detected!("avx512f")
                 && std::is_x86_feature_detected!("vaes")
                 && std::is_x86_feature_detected!("aes")
                 && std::is_x86_feature_detected!("sse4.1")
@@ -208,7 +209,9 @@ pub fn decrypt_batch_with(
         for group in lanes.chunks_mut(width) {
             let ok = &mut ok[..group.len()];
             match backend {
-                // SAFETY: `supported()` confirmed avx512f, vaes, aes and sse4.1.
+                // SAFETY: `supported()` confirmed avx512f, vaes, aes and sse4.1
+                // (and that this backend was compiled in).
+                #[cfg(plugsniff_avx512)]
                 Backend::Vaes512 => unsafe { x86::ccm_vaes(group, ok) },
                 // SAFETY: `supported()` confirmed aes and sse4.1.
                 _ => unsafe { x86::ccm_aesni(group, ok) },
@@ -325,6 +328,9 @@ mod x86 {
     //!
     //! The keystream runs two blocks ahead of the MAC, so the two AES calls of a
     //! step are independent and every lane adds two more independent blocks.
+    // Lanes index several parallel arrays (round keys, states, keystream):
+    // `for l in 0..N` reads as the data layout does.
+    #![allow(clippy::needless_range_loop)]
     use super::{Lane, mic_eq};
     use core::arch::x86_64::*;
 
@@ -413,7 +419,7 @@ mod x86 {
             return ld(&lane.head[k]);
         }
         let j = k - 3;
-        if j % 4 == 0 {
+        if j & 3 == 0 {
             // Sixteen lanes are sixteen streams, more than the hardware
             // prefetcher follows: ask for the cache line 8 lines ahead.
             if let Some(b) = lane.ct.get(j * 16 + 512) {
@@ -513,112 +519,121 @@ mod x86 {
         }
     }
 
-    /// Four 128-bit lanes into one 512-bit register (a macro, so the AVX
-    /// intrinsics expand inside the `avx512f` kernel and inline there).
-    macro_rules! join4 {
-        ($a:expr, $b:expr, $c:expr, $d:expr $(,)?) => {{
-            let lo = _mm256_inserti128_si256::<1>(_mm256_castsi128_si256($a), $b);
-            let hi = _mm256_inserti128_si256::<1>(_mm256_castsi128_si256($c), $d);
-            _mm512_inserti64x4::<1>(_mm512_castsi256_si512(lo), hi)
-        }};
-    }
+    /// The VAES-512 backend; its intrinsics are stable since Rust 1.89
+    /// (`build.rs` sets `plugsniff_avx512` on such compilers).
+    #[cfg(plugsniff_avx512)]
+    #[clippy::msrv = "1.89"]
+    mod vaes {
+        use super::*;
+        /// Four 128-bit lanes into one 512-bit register (a macro, so the AVX
+        /// intrinsics expand inside the `avx512f` kernel and inline there).
+        macro_rules! join4 {
+            ($a:expr, $b:expr, $c:expr, $d:expr $(,)?) => {{
+                let lo = _mm256_inserti128_si256::<1>(_mm256_castsi128_si256($a), $b);
+                let hi = _mm256_inserti128_si256::<1>(_mm256_castsi128_si256($c), $d);
+                _mm512_inserti64x4::<1>(_mm512_castsi256_si512(lo), hi)
+            }};
+        }
 
-    /// Sixteen (or fewer) lanes with VAES on 512-bit registers: lanes 4g..4g+3
-    /// share register g. Same contract as [`ccm_aesni`].
-    ///
-    /// # Safety
-    /// The CPU must support `avx512f`, `vaes`, `aes` and `sse4.1`.
-    /// `lanes.len() <= 16 == ok.len()`.
-    #[target_feature(enable = "avx512f,vaes,aes,sse4.1,avx2")]
-    pub(super) unsafe fn ccm_vaes(lanes: &mut [Lane<'_>], ok: &mut [bool]) {
-        // The caller guarantees the target features (so the intrinsics are
-        // callable); memory is only touched through `ld`/`st` and safe slices.
-        const N: usize = super::LANES_VAES;
-        const G: usize = N / 4;
-        let n = lanes.len().min(N);
-        let mut rk1 = [[[0u8; 16]; 11]; N];
-        let mut a01 = [[0u8; 16]; N];
-        for (l, lane) in lanes.iter().enumerate().take(n) {
-            rk1[l] = *lane.rk;
-            a01[l] = lane.a0;
-        }
-        for l in n..N {
-            rk1[l] = rk1[0];
-        }
-        let mut rk = [[_mm512_setzero_si512(); 11]; G];
-        let mut a0 = [_mm512_setzero_si512(); G];
-        for g in 0..G {
-            for r in 0..11 {
-                rk[g][r] = join4!(
-                    ld(&rk1[4 * g][r]),
-                    ld(&rk1[4 * g + 1][r]),
-                    ld(&rk1[4 * g + 2][r]),
-                    ld(&rk1[4 * g + 3][r]),
+        /// Sixteen (or fewer) lanes with VAES on 512-bit registers: lanes 4g..4g+3
+        /// share register g. Same contract as [`ccm_aesni`].
+        ///
+        /// # Safety
+        /// The CPU must support `avx512f`, `vaes`, `aes` and `sse4.1`.
+        /// `lanes.len() <= 16 == ok.len()`.
+        #[target_feature(enable = "avx512f,vaes,aes,sse4.1,avx2")]
+        pub(in super::super) unsafe fn ccm_vaes(lanes: &mut [Lane<'_>], ok: &mut [bool]) {
+            // The caller guarantees the target features (so the intrinsics are
+            // callable); memory is only touched through `ld`/`st` and safe slices.
+            const N: usize = super::super::LANES_VAES;
+            const G: usize = N / 4;
+            let n = lanes.len().min(N);
+            let mut rk1 = [[[0u8; 16]; 11]; N];
+            let mut a01 = [[0u8; 16]; N];
+            for (l, lane) in lanes.iter().enumerate().take(n) {
+                rk1[l] = *lane.rk;
+                a01[l] = lane.a0;
+            }
+            for l in n..N {
+                rk1[l] = rk1[0];
+            }
+            let mut rk = [[_mm512_setzero_si512(); 11]; G];
+            let mut a0 = [_mm512_setzero_si512(); G];
+            for g in 0..G {
+                for r in 0..11 {
+                    rk[g][r] = join4!(
+                        ld(&rk1[4 * g][r]),
+                        ld(&rk1[4 * g + 1][r]),
+                        ld(&rk1[4 * g + 2][r]),
+                        ld(&rk1[4 * g + 3][r]),
+                    );
+                }
+                a0[g] = join4!(
+                    ld(&a01[4 * g]),
+                    ld(&a01[4 * g + 1]),
+                    ld(&a01[4 * g + 2]),
+                    ld(&a01[4 * g + 3]),
                 );
             }
-            a0[g] = join4!(
-                ld(&a01[4 * g]),
-                ld(&a01[4 * g + 1]),
-                ld(&a01[4 * g + 2]),
-                ld(&a01[4 * g + 3]),
-            );
-        }
-        let steps = lanes[..n].iter().map(|l| l.nblocks).max().unwrap_or(0) + 3;
-        let mut x = [_mm512_setzero_si512(); G];
-        let mut s0 = [[0u8; 16]; N];
-        let mut tfinal = [[0u8; 16]; N];
-        let mut ks = [[[0u8; 16]; N]; 3];
-        for k in 0..steps {
-            let kv = _mm512_broadcast_i32x4(_mm_insert_epi16::<7>(
-                _mm_setzero_si128(),
-                i32::from((k as u16).swap_bytes()),
-            ));
-            let mut inb = [_mm_setzero_si128(); N];
-            for (l, lane) in lanes.iter_mut().enumerate().take(n) {
-                inb[l] = step_input(lane, k, ld(&ks[(k + 1) % 3][l]));
-            }
-            let mut c = [_mm512_setzero_si512(); G];
-            let mut m = [_mm512_setzero_si512(); G];
-            for g in 0..G {
-                c[g] = _mm512_xor_si512(_mm512_or_si512(a0[g], kv), rk[g][0]);
-                let i = join4!(inb[4 * g], inb[4 * g + 1], inb[4 * g + 2], inb[4 * g + 3],);
-                m[g] = _mm512_xor_si512(_mm512_xor_si512(x[g], i), rk[g][0]);
-            }
-            for r in 1..10 {
-                for g in 0..G {
-                    c[g] = _mm512_aesenc_epi128(c[g], rk[g][r]);
-                    m[g] = _mm512_aesenc_epi128(m[g], rk[g][r]);
+            let steps = lanes[..n].iter().map(|l| l.nblocks).max().unwrap_or(0) + 3;
+            let mut x = [_mm512_setzero_si512(); G];
+            let mut s0 = [[0u8; 16]; N];
+            let mut tfinal = [[0u8; 16]; N];
+            let mut ks = [[[0u8; 16]; N]; 3];
+            for k in 0..steps {
+                let kv = _mm512_broadcast_i32x4(_mm_insert_epi16::<7>(
+                    _mm_setzero_si128(),
+                    i32::from((k as u16).swap_bytes()),
+                ));
+                let mut inb = [_mm_setzero_si128(); N];
+                for (l, lane) in lanes.iter_mut().enumerate().take(n) {
+                    inb[l] = step_input(lane, k, ld(&ks[(k + 1) % 3][l]));
                 }
-            }
-            for g in 0..G {
-                c[g] = _mm512_aesenclast_epi128(c[g], rk[g][10]);
-                x[g] = _mm512_aesenclast_epi128(m[g], rk[g][10]);
-                let slot = &mut ks[k % 3];
-                st(&mut slot[4 * g], _mm512_extracti32x4_epi32::<0>(c[g]));
-                st(&mut slot[4 * g + 1], _mm512_extracti32x4_epi32::<1>(c[g]));
-                st(&mut slot[4 * g + 2], _mm512_extracti32x4_epi32::<2>(c[g]));
-                st(&mut slot[4 * g + 3], _mm512_extracti32x4_epi32::<3>(c[g]));
+                let mut c = [_mm512_setzero_si512(); G];
+                let mut m = [_mm512_setzero_si512(); G];
+                for g in 0..G {
+                    c[g] = _mm512_xor_si512(_mm512_or_si512(a0[g], kv), rk[g][0]);
+                    let i = join4!(inb[4 * g], inb[4 * g + 1], inb[4 * g + 2], inb[4 * g + 3],);
+                    m[g] = _mm512_xor_si512(_mm512_xor_si512(x[g], i), rk[g][0]);
+                }
+                for r in 1..10 {
+                    for g in 0..G {
+                        c[g] = _mm512_aesenc_epi128(c[g], rk[g][r]);
+                        m[g] = _mm512_aesenc_epi128(m[g], rk[g][r]);
+                    }
+                }
+                for g in 0..G {
+                    c[g] = _mm512_aesenclast_epi128(c[g], rk[g][10]);
+                    x[g] = _mm512_aesenclast_epi128(m[g], rk[g][10]);
+                    let slot = &mut ks[k % 3];
+                    st(&mut slot[4 * g], _mm512_extracti32x4_epi32::<0>(c[g]));
+                    st(&mut slot[4 * g + 1], _mm512_extracti32x4_epi32::<1>(c[g]));
+                    st(&mut slot[4 * g + 2], _mm512_extracti32x4_epi32::<2>(c[g]));
+                    st(&mut slot[4 * g + 3], _mm512_extracti32x4_epi32::<3>(c[g]));
+                }
+                for (l, lane) in lanes.iter().enumerate().take(n) {
+                    if k == 0 {
+                        s0[l] = ks[0][l];
+                    }
+                    if k == lane.nblocks + 2 {
+                        let g = l / 4;
+                        let v = match l % 4 {
+                            0 => _mm512_extracti32x4_epi32::<0>(x[g]),
+                            1 => _mm512_extracti32x4_epi32::<1>(x[g]),
+                            2 => _mm512_extracti32x4_epi32::<2>(x[g]),
+                            _ => _mm512_extracti32x4_epi32::<3>(x[g]),
+                        };
+                        st(&mut tfinal[l], v);
+                    }
+                }
             }
             for (l, lane) in lanes.iter().enumerate().take(n) {
-                if k == 0 {
-                    s0[l] = ks[0][l];
-                }
-                if k == lane.nblocks + 2 {
-                    let g = l / 4;
-                    let v = match l % 4 {
-                        0 => _mm512_extracti32x4_epi32::<0>(x[g]),
-                        1 => _mm512_extracti32x4_epi32::<1>(x[g]),
-                        2 => _mm512_extracti32x4_epi32::<2>(x[g]),
-                        _ => _mm512_extracti32x4_epi32::<3>(x[g]),
-                    };
-                    st(&mut tfinal[l], v);
-                }
+                ok[l] = mic_eq(&tfinal[l], &s0[l], &lane.tag);
             }
         }
-        for (l, lane) in lanes.iter().enumerate().take(n) {
-            ok[l] = mic_eq(&tfinal[l], &s0[l], &lane.tag);
-        }
     }
+    #[cfg(plugsniff_avx512)]
+    pub(super) use vaes::ccm_vaes;
 }
 
 #[cfg(test)]

@@ -16,6 +16,8 @@ use plugsniff::wpa::handshake::NetworkSecret;
 use plugsniff::wpa::keys::Cipher;
 
 type Frames = Vec<(Ts, u32, Vec<u8>)>;
+/// Builds the keys of a capture (each engine run takes its own).
+type Nets = Box<dyn Fn() -> Vec<NetworkSecret>>;
 
 fn per_frame(kind: LinkKind, frames: &Frames, nets: Vec<NetworkSecret>) -> (Engine, Collect) {
     let mut e = Engine::new(nets);
@@ -135,7 +137,7 @@ fn real_captures() {
         "79258f6ceeecedd3482b92deaabdb675f09bcb4003ef5074f5ddb10a94ebe00a",
         "23a9ee58c7810546ae3e7509fda9f97435778d689e53a54891c56d02f18ca162",
     ];
-    let cases: Vec<(&str, Box<dyn Fn() -> Vec<NetworkSecret>>)> = vec![
+    let cases: Vec<(&str, Nets)> = vec![
         (
             "wpa2-psk-linksys.cap",
             Box::new(|| vec![passphrase(Some("linksys"), "dictionary")]),
