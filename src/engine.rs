@@ -29,6 +29,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::capture::link::{FcsStatus, LinkKind, locate_dot11};
+use crate::ccmp_mb::{self, Job, MbKey};
 use crate::wire::dot11::{AmsduIter, Dot11, FrameType, fc, mgmt};
 use crate::wire::llc::{self, ethertype};
 use crate::wire::{MacAddr, rsn};
@@ -287,6 +288,10 @@ pub struct Engine {
     clock: u64,
     /// A worker's decryption of the current frame, if any ([`Engine::process_pre`]).
     pre: Option<PreDecrypted>,
+    /// The keys [`Engine::process_batch`] pre-decrypts with, and how much of
+    /// the keystore's history they already hold.
+    batch_keys: WorkerKeys,
+    batch_forwarded: usize,
 }
 
 /// A decryption done ahead of time by a pipeline worker: the key (by serial),
@@ -305,8 +310,25 @@ pub struct PreDecrypted {
 pub struct WorkerKeys {
     pairwise: HashMap<(MacAddr, MacAddr), Vec<Arc<KeyEntry>>>,
     group: HashMap<(MacAddr, u8), Vec<Arc<KeyEntry>>>,
+    /// CCMP keys expanded once for the multi-buffer kernel, by serial; an
+    /// entry lives as long as its key is in a slot.
+    mb: HashMap<u64, MbKey>,
     out: Vec<u8>,
     unpadded: Vec<u8>,
+}
+
+/// A frame of a batch waiting for the kernel: where its bytes are, its
+/// CCMP candidate keys in the engine's order, and the next one to try.
+struct Pending {
+    idx: usize,
+    /// `None`: the bytes are the caller's frame; `Some(i)`: `copies[i]`
+    /// (radiotap data padding removed).
+    copy: Option<usize>,
+    start: usize,
+    end: usize,
+    hdr_len: usize,
+    cands: Vec<u64>,
+    next: usize,
 }
 
 impl WorkerKeys {
@@ -318,8 +340,159 @@ impl WorkerKeys {
         if slot.iter().any(|e| e.serial == k.serial) {
             return;
         }
+        if k.tk.cipher == Cipher::Ccmp {
+            self.mb.insert(k.serial, MbKey::new(k.tk.key16()));
+        }
         slot.insert(0, k);
-        slot.truncate(crate::wpa::keystore::MAX_KEYS_PER_SLOT);
+        let max = crate::wpa::keystore::MAX_KEYS_PER_SLOT;
+        if slot.len() > max {
+            for old in slot.split_off(max) {
+                self.mb.remove(&old.serial);
+            }
+        }
+    }
+
+    /// [`WorkerKeys::predecrypt`] for a whole batch: CCMP frames go through the
+    /// multi-buffer kernel ([`crate::ccmp_mb`]) together, candidate key by
+    /// candidate key in the order the engine would try them, so `pre[i]` is
+    /// what `predecrypt(link, frames[i])` gives. Frames with a TKIP candidate
+    /// are done one at a time.
+    ///
+    /// # Panics
+    /// If `pre` is shorter than `frames`.
+    pub fn predecrypt_batch(
+        &mut self,
+        link: LinkKind,
+        frames: &[&[u8]],
+        pre: &mut [Option<PreDecrypted>],
+    ) {
+        let mut pending: Vec<Pending> = Vec::with_capacity(frames.len());
+        let mut copies: Vec<Vec<u8>> = Vec::new();
+        for (i, raw) in frames.iter().enumerate() {
+            pre[i] = None;
+            let Ok(loc) = locate_dot11(link, raw) else {
+                continue;
+            };
+            if loc.fcs == FcsStatus::PresentBad {
+                continue;
+            }
+            let Some(frame) = raw.get(loc.start..loc.end) else {
+                continue;
+            };
+            let Ok(d) = Dot11::new_checked(frame, loc.data_pad) else {
+                continue;
+            };
+            if !d.protected() || !(d.is_data() || d.is_mgmt()) {
+                continue;
+            }
+            let (copy, start, end) = if d.header_len() != d.mac_header_len() {
+                let mut c = Vec::with_capacity(frame.len());
+                c.extend_from_slice(d.header());
+                c.extend_from_slice(d.body());
+                copies.push(c);
+                (Some(copies.len() - 1), 0, copies[copies.len() - 1].len())
+            } else {
+                (None, loc.start, loc.end)
+            };
+            let bytes = match copy {
+                Some(c) => &copies[c][..],
+                None => frame,
+            };
+            let Ok(d) = Dot11::new_checked(bytes, false) else {
+                continue;
+            };
+            let Some(cands) = self.candidates(&d) else {
+                continue;
+            };
+            if cands.iter().any(|k| k.tk.cipher != Cipher::Ccmp) {
+                pre[i] = self.try_frame(&d);
+                continue;
+            }
+            if !cands.is_empty() {
+                pending.push(Pending {
+                    idx: i,
+                    copy,
+                    start,
+                    end,
+                    hdr_len: d.header_len(),
+                    cands: cands.iter().map(|k| k.serial).collect(),
+                    next: 0,
+                });
+            }
+        }
+        let mut outs: Vec<Vec<u8>> = Vec::new();
+        let mut results = Vec::new();
+        while !pending.is_empty() {
+            outs.resize_with(pending.len(), Vec::new);
+            results.clear();
+            results.resize(pending.len(), Err(ccmp::CcmpError::TooShort));
+            let mut jobs: Vec<Job<'_>> = Vec::with_capacity(pending.len());
+            for (p, out) in pending.iter().zip(outs.iter_mut()) {
+                let bytes = match p.copy {
+                    Some(c) => &copies[c][..],
+                    None => &frames[p.idx][p.start..p.end],
+                };
+                let Some(key) = self.mb.get(&p.cands[p.next]) else {
+                    continue;
+                };
+                jobs.push(Job {
+                    key,
+                    frame: bytes,
+                    hdr_len: p.hdr_len,
+                    out,
+                });
+            }
+            if jobs.len() != pending.len() {
+                // A candidate without an expanded key cannot happen (both are
+                // updated together in `add`); be safe and go frame by frame.
+                drop(jobs);
+                for p in pending.drain(..) {
+                    pre[p.idx] = self.predecrypt(link, frames[p.idx]);
+                }
+                break;
+            }
+            ccmp_mb::decrypt_batch(&mut jobs, &mut results);
+            drop(jobs);
+            let mut still = Vec::new();
+            for ((mut p, r), out) in pending.drain(..).zip(results.iter()).zip(outs.iter_mut()) {
+                match r {
+                    Ok(h) => {
+                        pre[p.idx] = Some(PreDecrypted {
+                            serial: p.cands[p.next],
+                            pn: h.pn,
+                            plain: std::mem::take(out),
+                        });
+                    }
+                    Err(_) => {
+                        p.next += 1;
+                        if p.next < p.cands.len() {
+                            still.push(p);
+                        }
+                    }
+                }
+            }
+            pending = still;
+        }
+    }
+
+    /// The candidate keys for a protected frame, in the engine's order
+    /// (group keys by key ID; pairwise keys for both address orders).
+    /// `None` when the frame has no CCMP/TKIP header.
+    fn candidates(&self, d: &Dot11<'_>) -> Option<Vec<Arc<KeyEntry>>> {
+        let body = d.body();
+        if body.len() < 8 || body[3] & 0x20 == 0 {
+            return None;
+        }
+        let ra = d.addr1();
+        let ta = d.addr2()?;
+        let mut v = Vec::new();
+        if ra.is_group() {
+            v.extend_from_slice(self.group.get(&(ta, body[3] >> 6)).map_or(&[][..], |s| s));
+        } else {
+            v.extend_from_slice(self.pairwise.get(&(ta, ra)).map_or(&[][..], |s| s));
+            v.extend_from_slice(self.pairwise.get(&(ra, ta)).map_or(&[][..], |s| s));
+        }
+        Some(v)
     }
 
     /// Decrypts a protected frame with the keys known here. `None` when the
@@ -421,6 +594,33 @@ impl Engine {
             unpadded: Vec::new(),
             clock: 0,
             pre: None,
+            batch_keys: WorkerKeys::default(),
+            batch_forwarded: 0,
+        }
+    }
+
+    /// [`Engine::process`] for a batch of frames `(ts, raw, orig_len)`, in
+    /// order: the CCMP frames are first decrypted together by the
+    /// multi-buffer kernel with the keys known at the start of the batch,
+    /// then every frame goes through [`Engine::process_pre`]. Results and
+    /// counters are those of calling [`Engine::process`] on each frame (a key
+    /// installed mid-batch is simply used by the engine's own per-frame path).
+    pub fn process_batch(
+        &mut self,
+        link: LinkKind,
+        frames: &[(Ts, &[u8], u32)],
+        sink: &mut dyn Sink,
+    ) {
+        let history = self.keys.history();
+        for k in history.get(self.batch_forwarded..).unwrap_or(&[]) {
+            self.batch_keys.add(k.clone());
+        }
+        self.batch_forwarded = history.len();
+        let raws: Vec<&[u8]> = frames.iter().map(|f| f.1).collect();
+        let mut pre: Vec<Option<PreDecrypted>> = vec![None; frames.len()];
+        self.batch_keys.predecrypt_batch(link, &raws, &mut pre);
+        for (&(ts, raw, orig_len), p) in frames.iter().zip(pre) {
+            self.process_pre(ts, link, raw, orig_len, p, sink);
         }
     }
 

@@ -8,18 +8,23 @@
 //!    LLC/SNAP, EAPOL-Key, CCMP/TKIP headers, RSN elements.
 //! 3. [`wpa`] tracks four-way and group-key handshakes per (BSSID, STA), derives
 //!    PMK/PTK, checks MICs, unwraps GTKs and keeps every confirmed key in a keystore.
-//! 4. [`ccmp`] and [`tkip`] decrypt a frame given a key: pure functions of key + bytes.
+//! 4. [`ccmp`] and [`tkip`] decrypt a frame given a key: pure functions of key + bytes;
+//!    [`ccmp_mb`] decrypts a batch of CCMP frames at once (AES-NI / VAES, the
+//!    crate's only `unsafe`), which the pipeline's workers use.
 //! 5. [`engine`] ties 2–4 together frame by frame: key lookup, replay windows,
 //!    per-station counters and one [`engine::DropReason`] for every frame not passed on.
 //! 6. [`output`] writes what comes out (decrypted pcap, key export, summaries).
 //! 7. [`cli`] is the command line; `main.rs` only calls [`cli::run`].
 //!
 //! [`synth`] goes the other way: it emits frames, handshakes and whole captures
-//! for tests, benches and `captures/`.
+//! for tests, benches and `captures/`; [`bench`] times decryption on such a
+//! stream (`plugsniff bench`).
 #![deny(unsafe_code)]
 
+pub mod bench;
 pub mod capture;
 pub mod ccmp;
+pub mod ccmp_mb;
 pub mod cli;
 pub mod decoders;
 pub mod engine;

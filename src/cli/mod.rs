@@ -4,6 +4,7 @@
 //! configuration (clap also uses 2); 3 the capture source could not be
 //! opened; 4 an output could not be written. See [`CliError::exit_code`].
 
+pub mod bench;
 pub mod config;
 pub mod daemon;
 pub mod decrypt;
@@ -40,6 +41,9 @@ pub enum Command {
     Watch(watch::WatchArgs),
     /// Run unattended on a live interface with the sinks of a config file.
     Daemon(daemon::DaemonArgs),
+    /// Decryption throughput: the CCMP kernel, the `ccm` crate, OpenSSL (with
+    /// `--features openssl`), the pipeline, and optionally airdecap-ng / tshark.
+    Bench(bench::BenchArgs),
 }
 
 /// Where keys come from: a config file, the environment, or a prompt.
@@ -79,6 +83,7 @@ pub fn run() -> ExitCode {
         Command::Synth(a) => synth::run(a),
         Command::Watch(a) => watch::run(a),
         Command::Daemon(a) => daemon::run(a),
+        Command::Bench(a) => bench::run(a),
     };
     match res {
         Ok(()) => ExitCode::SUCCESS,

@@ -251,13 +251,20 @@ fn worker(
     keys_rx: Receiver<Arc<KeyEntry>>,
 ) {
     let mut keys = WorkerKeys::default();
+    let mut pre: Vec<Option<PreDecrypted>> = Vec::with_capacity(BATCH_FRAMES);
     for mut b in rx {
         for k in keys_rx.try_iter() {
             keys.add(k);
         }
         if let Some(kind) = kind {
-            for f in &mut b.frames {
-                f.pre = keys.predecrypt(kind, &f.data);
+            // The whole batch through the multi-buffer CCMP kernel at once.
+            let raws: Vec<&[u8]> = b.frames.iter().map(|f| &f.data[..]).collect();
+            pre.clear();
+            pre.resize(raws.len(), None);
+            keys.predecrypt_batch(kind, &raws, &mut pre);
+            drop(raws);
+            for (f, p) in b.frames.iter_mut().zip(pre.drain(..)) {
+                f.pre = p;
             }
         }
         if tx.send(b).is_err() {
