@@ -441,9 +441,15 @@ struct EngineOrdered {
 }
 
 impl Ordered for EngineOrdered {
-    fn frame(&mut self, f: Frame) {
-        self.engine
-            .process_pre(f.ts, self.kind, &f.data, f.orig_len, f.pre, &mut NullSink);
+    fn frame(&mut self, f: &mut Frame) {
+        self.engine.process_pre(
+            f.ts,
+            self.kind,
+            &f.data,
+            f.orig_len,
+            &mut f.pre,
+            &mut NullSink,
+        );
     }
     fn new_keys(&mut self) -> Vec<Arc<KeyEntry>> {
         let h = self.engine.keys.history();

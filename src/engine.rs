@@ -25,7 +25,6 @@
 //! Decryption itself ([`crate::ccmp::decrypt`], [`crate::tkip::decrypt_mpdu`]) is
 //! a pure function of key + bytes; only the bookkeeping here is stateful.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::capture::link::{FcsStatus, LinkKind, locate_dot11};
@@ -275,9 +274,9 @@ pub struct Engine {
     pub tracker: Tracker,
     pub keys: KeyStore,
     pub counters: Counters,
-    pub bss: HashMap<MacAddr, BssInfo>,
-    pub stations: HashMap<(MacAddr, MacAddr), LinkStats>,
-    windows: HashMap<(u64, MacAddr, u8), ReplayWindow>,
+    pub bss: crate::FastMap<MacAddr, BssInfo>,
+    pub stations: crate::FastMap<(MacAddr, MacAddr), LinkStats>,
+    windows: crate::FastMap<(u64, MacAddr, u8), ReplayWindow>,
     frags: Vec<FragChain>,
     /// Decrypted body of the current frame.
     plain: Vec<u8>,
@@ -288,6 +287,8 @@ pub struct Engine {
     clock: u64,
     /// A worker's decryption of the current frame, if any ([`Engine::process_pre`]).
     pre: Option<PreDecrypted>,
+    /// The current frame's candidate keys (kept for its allocation).
+    cands: Vec<Arc<KeyEntry>>,
     /// The keys [`Engine::process_batch`] pre-decrypts with, and how much of
     /// the keystore's history they already hold.
     batch_keys: WorkerKeys,
@@ -308,13 +309,16 @@ pub struct PreDecrypted {
 /// installs them (newest first per slot, at most `MAX_KEYS_PER_SLOT`).
 #[derive(Default)]
 pub struct WorkerKeys {
-    pairwise: HashMap<(MacAddr, MacAddr), Vec<Arc<KeyEntry>>>,
-    group: HashMap<(MacAddr, u8), Vec<Arc<KeyEntry>>>,
+    pairwise: crate::FastMap<(MacAddr, MacAddr), Vec<Arc<KeyEntry>>>,
+    group: crate::FastMap<(MacAddr, u8), Vec<Arc<KeyEntry>>>,
     /// CCMP keys expanded once for the multi-buffer kernel, by serial; an
     /// entry lives as long as its key is in a slot.
-    mb: HashMap<u64, MbKey>,
+    mb: crate::FastMap<u64, MbKey>,
     out: Vec<u8>,
     unpadded: Vec<u8>,
+    /// Candidate serials of the frames of a batch, flat (`Pending::cands`
+    /// indexes it): one allocation per worker, not one per frame.
+    cand_buf: Vec<u64>,
 }
 
 /// A frame of a batch waiting for the kernel: where its bytes are, its
@@ -327,7 +331,8 @@ struct Pending {
     start: usize,
     end: usize,
     hdr_len: usize,
-    cands: Vec<u64>,
+    /// This frame's candidates in `WorkerKeys::cand_buf`.
+    cands: std::ops::Range<usize>,
     next: usize,
 }
 
@@ -358,6 +363,10 @@ impl WorkerKeys {
     /// what `predecrypt(link, frames[i])` gives. Frames with a TKIP candidate
     /// are done one at a time.
     ///
+    /// Plaintext buffers are taken from `spare` (and the ones left over go
+    /// back to it), so a worker that recycles the spent [`PreDecrypted`]s of
+    /// earlier batches allocates nothing per frame.
+    ///
     /// # Panics
     /// If `pre` is shorter than `frames`.
     pub fn predecrypt_batch(
@@ -365,8 +374,11 @@ impl WorkerKeys {
         link: LinkKind,
         frames: &[&[u8]],
         pre: &mut [Option<PreDecrypted>],
+        spare: &mut Vec<Vec<u8>>,
     ) {
         let mut pending: Vec<Pending> = Vec::with_capacity(frames.len());
+        let mut cand_buf = std::mem::take(&mut self.cand_buf);
+        cand_buf.clear();
         let mut copies: Vec<Vec<u8>> = Vec::new();
         for (i, raw) in frames.iter().enumerate() {
             pre[i] = None;
@@ -401,21 +413,24 @@ impl WorkerKeys {
             let Ok(d) = Dot11::new_checked(bytes, false) else {
                 continue;
             };
-            let Some(cands) = self.candidates(&d) else {
-                continue;
-            };
-            if cands.iter().any(|k| k.tk.cipher != Cipher::Ccmp) {
-                pre[i] = self.try_frame(&d);
-                continue;
+            let first = cand_buf.len();
+            match self.candidates(&d, &mut cand_buf) {
+                None => continue,
+                Some(false) => {
+                    cand_buf.truncate(first);
+                    pre[i] = self.try_frame(&d);
+                    continue;
+                }
+                Some(true) => {}
             }
-            if !cands.is_empty() {
+            if cand_buf.len() > first {
                 pending.push(Pending {
                     idx: i,
                     copy,
                     start,
                     end,
                     hdr_len: d.header_len(),
-                    cands: cands.iter().map(|k| k.serial).collect(),
+                    cands: first..cand_buf.len(),
                     next: 0,
                 });
             }
@@ -423,7 +438,9 @@ impl WorkerKeys {
         let mut outs: Vec<Vec<u8>> = Vec::new();
         let mut results = Vec::new();
         while !pending.is_empty() {
-            outs.resize_with(pending.len(), Vec::new);
+            while outs.len() < pending.len() {
+                outs.push(spare.pop().unwrap_or_default());
+            }
             results.clear();
             results.resize(pending.len(), Err(ccmp::CcmpError::TooShort));
             let mut jobs: Vec<Job<'_>> = Vec::with_capacity(pending.len());
@@ -432,7 +449,10 @@ impl WorkerKeys {
                     Some(c) => &copies[c][..],
                     None => &frames[p.idx][p.start..p.end],
                 };
-                let Some(key) = self.mb.get(&p.cands[p.next]) else {
+                let Some(key) = cand_buf
+                    .get(p.cands.start + p.next)
+                    .and_then(|serial| self.mb.get(serial))
+                else {
                     continue;
                 };
                 jobs.push(Job {
@@ -458,9 +478,9 @@ impl WorkerKeys {
                 match r {
                     Ok(h) => {
                         pre[p.idx] = Some(PreDecrypted {
-                            serial: p.cands[p.next],
+                            serial: cand_buf[p.cands.start + p.next],
                             pn: h.pn,
-                            plain: std::mem::take(out),
+                            plain: std::mem::replace(out, spare.pop().unwrap_or_default()),
                         });
                     }
                     Err(_) => {
@@ -473,26 +493,33 @@ impl WorkerKeys {
             }
             pending = still;
         }
+        spare.extend(outs.into_iter().filter(|o| o.capacity() > 0));
+        self.cand_buf = cand_buf;
     }
 
     /// The candidate keys for a protected frame, in the engine's order
     /// (group keys by key ID; pairwise keys for both address orders).
-    /// `None` when the frame has no CCMP/TKIP header.
-    fn candidates(&self, d: &Dot11<'_>) -> Option<Vec<Arc<KeyEntry>>> {
+    /// Their serials are appended to `out`; the result says whether they are
+    /// all CCMP (`Some(true)`, the kernel's case) and is `None` when the frame
+    /// has no CCMP/TKIP header.
+    fn candidates(&self, d: &Dot11<'_>, out: &mut Vec<u64>) -> Option<bool> {
         let body = d.body();
         if body.len() < 8 || body[3] & 0x20 == 0 {
             return None;
         }
         let ra = d.addr1();
         let ta = d.addr2()?;
-        let mut v = Vec::new();
-        if ra.is_group() {
-            v.extend_from_slice(self.group.get(&(ta, body[3] >> 6)).map_or(&[][..], |s| s));
+        let slots: [Option<&Vec<Arc<KeyEntry>>>; 2] = if ra.is_group() {
+            [self.group.get(&(ta, body[3] >> 6)), None]
         } else {
-            v.extend_from_slice(self.pairwise.get(&(ta, ra)).map_or(&[][..], |s| s));
-            v.extend_from_slice(self.pairwise.get(&(ra, ta)).map_or(&[][..], |s| s));
+            [self.pairwise.get(&(ta, ra)), self.pairwise.get(&(ra, ta))]
+        };
+        let mut all_ccmp = true;
+        for k in slots.into_iter().flatten().flatten() {
+            all_ccmp &= k.tk.cipher == Cipher::Ccmp;
+            out.push(k.serial);
         }
-        Some(v)
+        Some(all_ccmp)
     }
 
     /// Decrypts a protected frame with the keys known here. `None` when the
@@ -585,15 +612,16 @@ impl Engine {
             tracker: Tracker::new(networks),
             keys: KeyStore::new(),
             counters: Counters::default(),
-            bss: HashMap::new(),
-            stations: HashMap::new(),
-            windows: HashMap::new(),
+            bss: crate::FastMap::default(),
+            stations: crate::FastMap::default(),
+            windows: crate::FastMap::default(),
             frags: Vec::new(),
             plain: Vec::with_capacity(4096),
             out: Vec::with_capacity(4096),
             unpadded: Vec::new(),
             clock: 0,
             pre: None,
+            cands: Vec::new(),
             batch_keys: WorkerKeys::default(),
             batch_forwarded: 0,
         }
@@ -618,9 +646,10 @@ impl Engine {
         self.batch_forwarded = history.len();
         let raws: Vec<&[u8]> = frames.iter().map(|f| f.1).collect();
         let mut pre: Vec<Option<PreDecrypted>> = vec![None; frames.len()];
-        self.batch_keys.predecrypt_batch(link, &raws, &mut pre);
-        for (&(ts, raw, orig_len), p) in frames.iter().zip(pre) {
-            self.process_pre(ts, link, raw, orig_len, p, sink);
+        self.batch_keys
+            .predecrypt_batch(link, &raws, &mut pre, &mut Vec::new());
+        for (&(ts, raw, orig_len), mut p) in frames.iter().zip(pre) {
+            self.process_pre(ts, link, raw, orig_len, &mut p, sink);
         }
     }
 
@@ -644,23 +673,22 @@ impl Engine {
 
     /// [`Engine::process`] with a worker's decryption of the frame, which is
     /// used instead of decrypting again when its key is among the candidates.
+    /// `pre` is taken and handed back spent: its buffer can be reused for the
+    /// next decryption (the pipeline recycles it to the workers).
     pub fn process_pre(
         &mut self,
         ts: Ts,
         link: LinkKind,
         raw: &[u8],
         orig_len: u32,
-        pre: Option<PreDecrypted>,
+        pre: &mut Option<PreDecrypted>,
         sink: &mut dyn Sink,
     ) {
-        self.pre = pre;
+        self.pre = pre.take();
         self.process(ts, link, raw, orig_len, sink);
-        if let Some(p) = self.pre.take() {
-            // Hand the buffer back for reuse.
-            if self.plain.capacity() < p.plain.capacity() {
-                self.plain = p.plain;
-            }
-        }
+        // The spent decryption (its buffer now possibly the engine's previous
+        // one, see `try_keys`) goes back to the caller for reuse.
+        *pre = self.pre.take();
     }
 
     /// Processes one captured frame. `orig_len` is the length on the wire (for
@@ -860,14 +888,17 @@ impl Engine {
         } else {
             station_of(d)
         };
-        let cands: Vec<Arc<KeyEntry>> = if group {
-            self.keys.group(ta, key_id).to_vec()
+        let mut cands = std::mem::take(&mut self.cands);
+        cands.clear();
+        if group {
+            cands.extend_from_slice(self.keys.group(ta, key_id));
         } else {
-            let mut v = self.keys.pairwise(ta, ra).to_vec();
-            v.extend_from_slice(self.keys.pairwise(ra, ta));
-            v
-        };
+            cands.extend_from_slice(self.keys.pairwise(ta, ra));
+            cands.extend_from_slice(self.keys.pairwise(ra, ta));
+        }
         let res = self.try_keys(d, ta, &cands);
+        cands.clear();
+        self.cands = cands;
         // Statistics.
         let stats = if group {
             self.bss_mut(stat_bssid).map(|b| &mut b.group)
@@ -939,13 +970,14 @@ impl Engine {
         let mut result = Err(fail);
         for key in cands {
             // A worker's decryption with this very key stands for ours.
+            // The plaintext is swapped in, not copied; a serial is tried once.
             let pre_pn = self
                 .pre
-                .as_ref()
+                .as_mut()
                 .filter(|p| p.serial == key.serial)
                 .map(|p| {
-                    plain.clear();
-                    plain.extend_from_slice(&p.plain);
+                    std::mem::swap(&mut plain, &mut p.plain);
+                    p.serial = u64::MAX;
                     p.pn
                 });
             let pn = match (pre_pn, key.tk.cipher) {

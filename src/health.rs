@@ -12,8 +12,6 @@
 //! [`HealthTracker::warnings`] turns that into advice; each warning is
 //! raised once per station. Bounded by [`MAX_STATIONS`].
 
-use std::collections::HashMap;
-
 use serde::Serialize;
 
 use crate::capture::link::LinkKind;
@@ -74,7 +72,7 @@ const W_NO_HANDSHAKE: u8 = 4;
 
 #[derive(Default)]
 pub struct HealthTracker {
-    stations: HashMap<(MacAddr, MacAddr), StationHealth>,
+    stations: crate::FastMap<(MacAddr, MacAddr), StationHealth>,
     pub refused: u64,
 }
 

@@ -39,3 +39,9 @@ pub mod tkip;
 pub mod watch;
 pub mod wire;
 pub mod wpa;
+
+/// The hash map of the per-frame paths (keys, replay windows, stations,
+/// flows). Its keys come from the air, so the hasher must be seeded per
+/// process (HashDoS); `ahash` is, and is several times cheaper than the
+/// standard SipHash on the short keys used here (MAC pairs, serials).
+pub type FastMap<K, V> = std::collections::HashMap<K, V, ahash::RandomState>;

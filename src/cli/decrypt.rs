@@ -49,9 +49,15 @@ struct DecryptOrdered {
 }
 
 impl Ordered for DecryptOrdered {
-    fn frame(&mut self, f: Frame) {
-        self.engine
-            .process_pre(f.ts, self.kind, &f.data, f.orig_len, f.pre, &mut self.sink);
+    fn frame(&mut self, f: &mut Frame) {
+        self.engine.process_pre(
+            f.ts,
+            self.kind,
+            &f.data,
+            f.orig_len,
+            &mut f.pre,
+            &mut self.sink,
+        );
     }
     fn new_keys(&mut self) -> Vec<std::sync::Arc<crate::wpa::keystore::KeyEntry>> {
         let h = self.engine.keys.history();

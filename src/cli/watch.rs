@@ -299,12 +299,12 @@ pub fn status_line(w: &Watcher, p: &Progress) -> String {
 }
 
 impl Ordered for Runner {
-    fn frame(&mut self, f: Frame) {
+    fn frame(&mut self, f: &mut Frame) {
         match self.plain_dlt {
             Some(dlt) => self.w.process_plain(f.ts, dlt, &f.data),
             None => self
                 .w
-                .process_80211_pre(f.ts, self.kind, &f.data, f.orig_len, f.pre),
+                .process_80211_pre(f.ts, self.kind, &f.data, f.orig_len, &mut f.pre),
         }
         self.emit_events();
     }

@@ -22,7 +22,6 @@
 //!   ([`InitiatorSource::Assumed`]), and a later SYN overrides the guess.
 //!   RFC 9293 §3.5 (three-way handshake).
 
-use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
@@ -194,7 +193,7 @@ pub enum TableError {
 /// Bounded map from [`FlowKey`] to [`Flow`].
 #[derive(Debug)]
 pub struct FlowTable<S> {
-    flows: HashMap<FlowKey, Flow<S>>,
+    flows: crate::FastMap<FlowKey, Flow<S>>,
     max_flows: usize,
     idle_timeout: Duration,
     stats: TableStats,
@@ -209,7 +208,7 @@ impl<S: Default> Default for FlowTable<S> {
 impl<S: Default> FlowTable<S> {
     pub fn new(max_flows: usize, idle_timeout: Duration) -> Self {
         FlowTable {
-            flows: HashMap::new(),
+            flows: crate::FastMap::default(),
             max_flows,
             idle_timeout,
             stats: TableStats::default(),

@@ -15,6 +15,13 @@
 //! decrypt, e.g. just after a rekey, is decrypted by the engine itself), so
 //! results are identical to the single-threaded path.
 //!
+//! # Buffers
+//! Frame buffers are recycled: after the ordered stage has seen a batch it
+//! goes back to the capture thread (a bounded queue; a batch that does not
+//! fit is freed), which copies the next frames into the same `Vec`s, and the
+//! spent plaintext buffers ride along back to the workers. In steady state
+//! nothing is allocated per frame.
+//!
 //! # Capacities and backpressure
 //! Frames travel in batches of up to [`BATCH_FRAMES`]; each worker has an input
 //! and an output queue of [`QUEUE_BATCHES`] batches. A file source blocks when
@@ -51,16 +58,21 @@ use crate::wpa::keystore::KeyEntry;
 pub const BATCH_FRAMES: usize = 64;
 pub const QUEUE_BATCHES: usize = 32;
 pub const BATCH_MAX_WAIT: Duration = Duration::from_millis(20);
+/// Buffers larger than this (a rare jumbo frame) are freed, not recycled, so
+/// the pools stay small whatever the air sends.
+pub const RECYCLE_MAX_BYTES: usize = 8 << 10;
 /// How often the capture thread reads libpcap's counters.
 pub const PCAP_STATS_EVERY: Duration = Duration::from_secs(1);
 
-/// One captured frame, owned (copied once out of libpcap's buffer).
+/// One captured frame, owned (copied once out of libpcap's buffer, into a
+/// recycled buffer).
 #[derive(Debug, Clone)]
 pub struct Frame {
     pub ts: Ts,
     pub orig_len: u32,
     pub data: Vec<u8>,
-    /// A worker's decryption of it.
+    /// A worker's decryption of it; after the ordered stage, the spent one
+    /// (its buffer goes back to a worker for reuse).
     pub pre: Option<PreDecrypted>,
 }
 
@@ -147,7 +159,9 @@ pub struct Limits {
 
 /// The ordered stage: the caller's state machine, fed in capture order.
 pub trait Ordered {
-    fn frame(&mut self, f: Frame);
+    /// One frame, in capture order. Leave `f.pre` spent or `None`, never a
+    /// decryption of another frame (the buffer is reused).
+    fn frame(&mut self, f: &mut Frame);
     /// Keys installed since the last call, to forward to the workers.
     fn new_keys(&mut self) -> Vec<Arc<KeyEntry>>;
     /// After every batch, with the capture-side counts up to that batch.
@@ -185,6 +199,8 @@ pub fn run(
     let mut from_workers = Vec::new();
     let mut key_senders: Vec<Sender<Arc<KeyEntry>>> = Vec::new();
     let mut handles = Vec::new();
+    // Seen batches back to the capture thread for their buffers.
+    let (recycle_tx, recycle_rx) = bounded::<Vec<Frame>>(QUEUE_BATCHES);
     for i in 0..workers {
         let (in_tx, in_rx) = bounded::<Batch>(QUEUE_BATCHES);
         let (out_tx, out_rx) = bounded::<Batch>(QUEUE_BATCHES);
@@ -202,7 +218,7 @@ pub fn run(
     let stop2 = stop.clone();
     let capture = thread::Builder::new()
         .name("capture".into())
-        .spawn(move || capture_loop(source, to_workers, live, limits, stop2))
+        .spawn(move || capture_loop(source, to_workers, recycle_rx, live, limits, stop2))
         .expect("spawn capture thread");
 
     let mut last = Progress::default();
@@ -225,8 +241,12 @@ pub fn run(
             }
         };
         k += 1;
-        for f in batch.frames {
+        let mut frames = batch.frames;
+        for f in &mut frames {
             ordered.frame(f);
+        }
+        if frames.capacity() > 0 {
+            let _ = recycle_tx.try_send(frames);
         }
         for key in ordered.new_keys() {
             for s in &key_senders {
@@ -252,16 +272,25 @@ fn worker(
 ) {
     let mut keys = WorkerKeys::default();
     let mut pre: Vec<Option<PreDecrypted>> = Vec::with_capacity(BATCH_FRAMES);
+    let mut spare: Vec<Vec<u8>> = Vec::with_capacity(2 * BATCH_FRAMES);
     for mut b in rx {
         for k in keys_rx.try_iter() {
             keys.add(k);
+        }
+        // Spent decryptions of a recycled batch: their buffers are reused.
+        for f in &mut b.frames {
+            if let Some(p) = f.pre.take() {
+                if spare.len() < 2 * BATCH_FRAMES && p.plain.capacity() <= RECYCLE_MAX_BYTES {
+                    spare.push(p.plain);
+                }
+            }
         }
         if let Some(kind) = kind {
             // The whole batch through the multi-buffer CCMP kernel at once.
             let raws: Vec<&[u8]> = b.frames.iter().map(|f| &f.data[..]).collect();
             pre.clear();
             pre.resize(raws.len(), None);
-            keys.predecrypt_batch(kind, &raws, &mut pre);
+            keys.predecrypt_batch(kind, &raws, &mut pre, &mut spare);
             drop(raws);
             for (f, p) in b.frames.iter_mut().zip(pre.drain(..)) {
                 f.pre = p;
@@ -276,6 +305,7 @@ fn worker(
 fn capture_loop(
     mut source: Source,
     to_workers: Vec<Sender<Batch>>,
+    recycled: Receiver<Vec<Frame>>,
     live: bool,
     limits: Limits,
     stop: StopHandle,
@@ -284,6 +314,31 @@ fn capture_loop(
     let mut k = 0usize;
     let mut p = Progress::default();
     let mut batch: Vec<Frame> = Vec::with_capacity(BATCH_FRAMES);
+    // Frames of batches the ordered stage is done with, their buffers reused.
+    let mut spare: Vec<Frame> = Vec::new();
+    let fill = |spare: &mut Vec<Frame>, ts: Ts, orig_len: u32, data: &[u8]| -> Frame {
+        if spare.is_empty() {
+            if let Ok(mut old) = recycled.try_recv() {
+                old.reverse();
+                *spare = old;
+            }
+        }
+        match spare.pop() {
+            Some(mut f) if f.data.capacity() <= RECYCLE_MAX_BYTES => {
+                f.ts = ts;
+                f.orig_len = orig_len;
+                f.data.clear();
+                f.data.extend_from_slice(data);
+                f
+            }
+            _ => Frame {
+                ts,
+                orig_len,
+                data: data.to_vec(),
+                pre: None,
+            },
+        }
+    };
     let mut batch_started = Instant::now();
     let started = Instant::now();
     let mut last_stats = Instant::now();
@@ -331,12 +386,7 @@ fn capture_loop(
         }
         let next = match &mut source {
             Source::File(f) => match (bar.as_mut().map(|b| b.tick(f)), f.next_frame()).1 {
-                Ok(Some(fr)) => Some(Frame {
-                    ts: fr.ts,
-                    orig_len: fr.orig_len,
-                    data: fr.data.to_vec(),
-                    pre: None,
-                }),
+                Ok(Some(fr)) => Some(fill(&mut spare, fr.ts, fr.orig_len, fr.data)),
                 Ok(None) => {
                     if let Some(b) = bar.as_mut() {
                         b.done();
@@ -354,12 +404,7 @@ fn capture_loop(
                     last_stats = Instant::now();
                 }
                 match l.next_frame() {
-                    Ok(Next::Frame(fr)) => Some(Frame {
-                        ts: fr.ts,
-                        orig_len: fr.orig_len,
-                        data: fr.data.to_vec(),
-                        pre: None,
-                    }),
+                    Ok(Next::Frame(fr)) => Some(fill(&mut spare, fr.ts, fr.orig_len, fr.data)),
                     Ok(Next::Idle) => None,
                     Ok(Next::End) => break,
                     Err(e) => {

@@ -327,17 +327,18 @@ impl Watcher {
 
     /// An 802.11 frame (radiotap, Prism, PPI or plain 802.11).
     pub fn process_80211(&mut self, ts: Ts, kind: LinkKind, raw: &[u8], orig_len: u32) {
-        self.process_80211_pre(ts, kind, raw, orig_len, None);
+        self.process_80211_pre(ts, kind, raw, orig_len, &mut None);
     }
 
-    /// [`Watcher::process_80211`] with a pipeline worker's decryption.
+    /// [`Watcher::process_80211`] with a pipeline worker's decryption (taken,
+    /// and handed back spent, as [`crate::engine::Engine::process_pre`] does).
     pub fn process_80211_pre(
         &mut self,
         ts: Ts,
         kind: LinkKind,
         raw: &[u8],
         orig_len: u32,
-        pre: Option<crate::engine::PreDecrypted>,
+        pre: &mut Option<crate::engine::PreDecrypted>,
     ) {
         let (engine, mut core) = self.parts();
         let mut sink = MsduSink { w: &mut core };

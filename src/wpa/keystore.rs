@@ -11,7 +11,6 @@
 //! handshakes cannot grow memory, since every key here was confirmed by a MIC
 //! computed from the user's own secret anyway).
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::keys::TemporalKey;
@@ -46,8 +45,8 @@ impl KeyEntry {
 /// All confirmed keys.
 #[derive(Default)]
 pub struct KeyStore {
-    pairwise: HashMap<(MacAddr, MacAddr), Slot>,
-    group: HashMap<(MacAddr, u8), Slot>,
+    pairwise: crate::FastMap<(MacAddr, MacAddr), Slot>,
+    group: crate::FastMap<(MacAddr, u8), Slot>,
     next_serial: u64,
     /// Every key ever installed, in order, for `--export-keys` (bounded like the slots).
     history: Vec<Arc<KeyEntry>>,
@@ -161,7 +160,7 @@ fn install(
     e
 }
 
-fn evict_oldest<K: Copy + Eq + std::hash::Hash>(map: &mut HashMap<K, Slot>) {
+fn evict_oldest<K: Copy + Eq + std::hash::Hash>(map: &mut crate::FastMap<K, Slot>) {
     if let Some(k) = map
         .iter()
         .min_by_key(|(_, s)| s.last_install)
