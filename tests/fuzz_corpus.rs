@@ -324,6 +324,35 @@ fn regenerate_seed_corpus() {
             }
         }
     }
+    // CCMP batches: demo frames as they are, plus frames the harness encrypts
+    // (tag bit 7) under both keys, of lengths around block boundaries.
+    {
+        let mut recs: Vec<(u8, Vec<u8>)> = Vec::new();
+        for (_, d) in protected.iter().take(6) {
+            let hl = Dot11::new_checked(d, false).unwrap().header_len() as u8;
+            recs.push((hl, d.clone()));
+        }
+        for (i, len) in [0usize, 1, 15, 16, 17, 100, 300, 1500]
+            .into_iter()
+            .enumerate()
+        {
+            let (tag, fc0) = if i % 2 == 0 {
+                (0x80 | 24, 0x08)
+            } else {
+                (0xc0 | 26, 0x88)
+            };
+            let mut f = vec![fc0, 0x41, 0, 0];
+            f.extend((0..20).map(|b| b as u8));
+            if fc0 == 0x88 {
+                f.extend([0, 0]);
+            }
+            f.extend((0..len).map(|b| (b * 7) as u8));
+            recs.push((tag, f));
+        }
+        let mut v = tks.first().copied().unwrap_or([0; 16]).to_vec();
+        v.extend(encode_records(recs.iter().map(|(t, f)| (*t, f.as_slice()))));
+        seeds.insert(("ccmp_batch", "demo-mixed".into()), v);
+    }
     // TKIP: a synthetic protected frame under the harness key.
     {
         use plugsniff::synth::frames as sf;
