@@ -210,6 +210,11 @@ pub fn decrypt_batch_with(
     }
     #[cfg(target_arch = "x86_64")]
     {
+        // Frames come from memory a batch at a time: ask at once for the
+        // lines `prepare` reads (the headers and the MIC).
+        for j in jobs.iter() {
+            x86::prefetch_ends(j.frame);
+        }
         let mut lanes: Vec<Lane<'_>> = Vec::with_capacity(jobs.len());
         for (i, j) in jobs.iter_mut().enumerate() {
             match Lane::prepare(i, j) {
@@ -225,7 +230,14 @@ pub fn decrypt_batch_with(
             LANES_AESNI
         };
         let mut ok = [false; LANES_VAES];
-        for group in lanes.chunks_mut(width) {
+        for start in (0..lanes.len()).step_by(width) {
+            // The next group's first lines, while this one runs (the kernels
+            // prefetch ahead within a group).
+            for l in lanes.iter().skip(start + width).take(width) {
+                x86::prefetch(l.ct, 0, x86::PREFETCH_AHEAD);
+            }
+            let end = (start + width).min(lanes.len());
+            let group = &mut lanes[start..end];
             let ok = &mut ok[..group.len()];
             match backend {
                 // SAFETY: `supported()` confirmed avx512f, vaes, aes and sse4.1
@@ -499,6 +511,34 @@ mod x86 {
         }
     }
 
+    /// How far ahead (bytes) the kernels ask for ciphertext.
+    pub(super) const PREFETCH_AHEAD: usize = 512;
+
+    /// Asks for the cache lines of `b[from..to]` (clipped to `b`).
+    #[inline(always)]
+    pub(super) fn prefetch(b: &[u8], from: usize, to: usize) {
+        let to = to.min(b.len());
+        let mut i = from;
+        while i < to {
+            // SAFETY: `i < b.len()`, so the pointer is inside `b`; a prefetch
+            // never faults and reads nothing architecturally (SSE, x86-64
+            // baseline).
+            #[allow(unused_unsafe)]
+            unsafe {
+                _mm_prefetch::<_MM_HINT_T0>(b.as_ptr().add(i).cast())
+            };
+            i += 64;
+        }
+    }
+
+    /// Asks for the first and last cache lines of a frame (MAC and CCMP
+    /// headers, MIC).
+    #[inline(always)]
+    pub(super) fn prefetch_ends(frame: &[u8]) {
+        prefetch(frame, 0, 64);
+        prefetch(frame, frame.len().saturating_sub(8), frame.len());
+    }
+
     /// Payload block `j` (0-based) of a lane when it is a whole block: the
     /// ciphertext and where its plaintext goes.
     #[inline(always)]
@@ -647,7 +687,9 @@ mod x86 {
                     // SAFETY: SSE (x86-64 baseline); reads nothing architecturally.
                     #[allow(unused_unsafe)]
                     unsafe {
-                        _mm_prefetch::<_MM_HINT_T0>(t.ct[l].wrapping_add(off + 512).cast())
+                        _mm_prefetch::<_MM_HINT_T0>(
+                            t.ct[l].wrapping_add(off + PREFETCH_AHEAD).cast(),
+                        )
                     };
                 }
             }
@@ -831,7 +873,9 @@ mod x86 {
                         // architecturally.
                         #[allow(unused_unsafe)]
                         unsafe {
-                            _mm_prefetch::<_MM_HINT_T0>(t.ct[l].wrapping_add(off + 512).cast())
+                            _mm_prefetch::<_MM_HINT_T0>(
+                                t.ct[l].wrapping_add(off + PREFETCH_AHEAD).cast(),
+                            )
                         };
                     }
                 }
