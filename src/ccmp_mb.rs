@@ -584,10 +584,11 @@ mod x86 {
                 continue;
             }
             if let Some((c, o)) = full_block(lane, j) {
-                for i in 0..16 {
-                    o[i] = c[i] ^ ks[l][i];
-                }
-                inb[l] = *o;
+                // SAFETY: register-only SSE2 intrinsic (x86-64 baseline).
+                #[allow(unused_unsafe)]
+                let p = unsafe { _mm_xor_si128(ld(c), ld(&ks[l])) };
+                st(o, p);
+                st(&mut inb[l], p);
             } else {
                 inb[l] = partial_block(lane, j, &ks[l]);
             }
