@@ -494,9 +494,10 @@ mod x86 {
                 for r in 0..11 {
                     t.rk[r][l] = lane.rk[r];
                 }
-                for i in 0..16 {
-                    t.a0[l][i] = lane.a0[i] ^ lane.rk[0][i];
-                }
+                // SAFETY: register-only SSE2 intrinsic (x86-64 baseline).
+                #[allow(unused_unsafe)]
+                let a0 = unsafe { _mm_xor_si128(ld(&lane.a0), ld(&lane.rk[0])) };
+                st(&mut t.a0[l], a0);
                 for k in 0..3 {
                     t.head[k][l] = lane.head[k];
                 }
@@ -643,10 +644,20 @@ mod x86 {
         let off = j.saturating_mul(16);
         let c = l.ct.get(off..).unwrap_or(&[]);
         let n = c.len().min(16);
-        let mut v = 0u128;
-        for (i, &b) in c.iter().take(n).enumerate() {
-            v |= u128::from(b) << (8 * i);
-        }
+        let c = &c[..n];
+        let v = match (c.first_chunk::<8>(), c.last_chunk::<8>()) {
+            // Bytes 8..n are the top n - 8 bytes of the last eight.
+            (Some(lo), Some(hi)) => {
+                let hi = u64::from_le_bytes(*hi)
+                    .checked_shr(8 * (16 - n) as u32)
+                    .unwrap_or(0);
+                u128::from(u64::from_le_bytes(*lo)) | u128::from(hi) << 64
+            }
+            _ => c
+                .iter()
+                .enumerate()
+                .fold(0u128, |v, (i, &b)| v | u128::from(b) << (8 * i)),
+        };
         let mask = u128::MAX.checked_shr(8 * (16 - n) as u32).unwrap_or(0);
         let p = v ^ (u128::from_le_bytes(*ks) & mask);
         if let Some(o) = l.out.get_mut(off..off + n) {
