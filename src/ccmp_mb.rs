@@ -29,7 +29,11 @@
 //! load/store helpers), except in the steady phase of a kernel (below): there
 //! each lane's ciphertext and output are read and written through raw pointers
 //! at offset `16 * j`, with `j` below a bound computed once per group from the
-//! lanes' lengths (every lane has block `j` whole and not last).
+//! lanes' lengths (every lane has block `j` whole and not last). Prefetch
+//! hints take addresses inside the frames, or `wrapping_add` ones (a prefetch
+//! never faults). B0, the AAD blocks and A0 are built in SSE2 registers from
+//! the first 32 bytes of the frame (`x86::head_blocks`), checked against the
+//! byte-wise reference built from [`ccmp::aad_and_nonce`] in debug builds.
 //!
 //! # Phases
 //! A group (up to 8 or 16 lanes) runs `3 + nblocks` steps of its longest lane,
