@@ -8,8 +8,8 @@
 use criterion::{BenchmarkId, Criterion, Throughput, black_box, criterion_group, criterion_main};
 use plugsniff::bench::{SizeMix, stream};
 use plugsniff::capture::link::{LinkKind, locate_dot11};
-use plugsniff::ccmp::{CcmpError, CcmpHdr, CcmpKey};
-use plugsniff::ccmp_mb::{self, Backend, Job, MbKey};
+use plugsniff::ccmp::CcmpKey;
+use plugsniff::ccmp_mb::{Backend, MbKey};
 use plugsniff::decoders::tplink::xor;
 use plugsniff::flows::tcp::{TcpFlags, TcpStream};
 use plugsniff::synth::frames::{self, DataOpts, Dir, Radio};
@@ -36,23 +36,7 @@ fn ccmp(c: &mut Criterion) {
         for backend in Backend::available() {
             g.bench_function(BenchmarkId::new("kernel", backend.name()), |b| {
                 let mut outs: Vec<Vec<u8>> = (0..64).map(|_| Vec::with_capacity(2048)).collect();
-                let mut res: Vec<Result<CcmpHdr, CcmpError>> = vec![Err(CcmpError::TooShort); 64];
-                b.iter(|| {
-                    for chunk in s.frames.chunks(64) {
-                        let mut jobs: Vec<Job<'_>> = chunk
-                            .iter()
-                            .zip(outs.iter_mut())
-                            .map(|(f, out)| Job {
-                                key: &keys[f.station],
-                                frame: &f.mpdu,
-                                hdr_len: 26,
-                                out,
-                            })
-                            .collect();
-                        ccmp_mb::decrypt_batch_with(backend, &mut jobs, &mut res);
-                    }
-                    black_box(&res);
-                })
+                b.iter(|| black_box(plugsniff::bench::kernel_pass(&s, &keys, backend, &mut outs)))
             });
         }
         g.finish();

@@ -304,8 +304,9 @@ fn timed(min: Duration, mut f: impl FnMut() -> (u64, u64)) -> (u64, u64, Duratio
     }
 }
 
-/// The kernel over the stream in batches of [`BATCH`]; returns verified frames.
-fn kernel_pass(s: &Stream, keys: &[MbKey], backend: Backend, outs: &mut [Vec<u8>]) -> u64 {
+/// One pass of the kernel over the stream, in batches of [`BATCH`] frames
+/// (`outs` holds at least [`BATCH`] buffers); returns how many verified.
+pub fn kernel_pass(s: &Stream, keys: &[MbKey], backend: Backend, outs: &mut [Vec<u8>]) -> u64 {
     let mut res: Vec<Result<CcmpHdr, CcmpError>> = vec![Err(CcmpError::TooShort); BATCH];
     let mut ok = 0;
     for chunk in s.frames.chunks(BATCH) {

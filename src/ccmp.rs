@@ -224,6 +224,32 @@ pub fn aad_and_nonce(frame: &[u8], hdr_len: usize, pn: u64) -> (Aad, [u8; 13]) {
 #[derive(Clone)]
 pub struct CcmpKey(Aes128Ccm8);
 
+/// A protected MPDU's parts (IEEE 802.11-2020 12.5.3.2): its CCMP header, the
+/// ciphertext between that header and the MIC, and the 8-byte MIC. The checks
+/// every decryptor makes in this order, so all of them fail alike: a frame too
+/// short for header + MIC is `TooShort`; a payload longer than CCM with L = 2
+/// can carry cannot verify (`MicFailure`).
+pub fn split_mpdu(
+    frame: &[u8],
+    hdr_len: usize,
+) -> Result<(CcmpHdr, &[u8], [u8; CCMP_MIC_LEN]), CcmpError> {
+    let hdr = ccmp_header(frame, hdr_len)?;
+    let body_start = hdr_len + CCMP_HDR_LEN;
+    let mic_start = frame
+        .len()
+        .checked_sub(CCMP_MIC_LEN)
+        .filter(|&m| m >= body_start)
+        .ok_or(CcmpError::TooShort)?;
+    let ciphertext = &frame[body_start..mic_start];
+    if ciphertext.len() > CCM_MAX_LEN {
+        // CCM with L = 2 cannot have produced it.
+        return Err(CcmpError::MicFailure);
+    }
+    let mut tag = [0u8; CCMP_MIC_LEN];
+    tag.copy_from_slice(&frame[mic_start..]);
+    Ok((hdr, ciphertext, tag))
+}
+
 impl CcmpKey {
     /// Expands the AES-128 key schedule for `tk`.
     pub fn new(tk: &[u8; 16]) -> CcmpKey {
@@ -238,20 +264,7 @@ impl CcmpKey {
         out: &mut Vec<u8>,
     ) -> Result<CcmpHdr, CcmpError> {
         out.clear();
-        let hdr = ccmp_header(frame, hdr_len)?;
-        let body_start = hdr_len + CCMP_HDR_LEN;
-        let mic_start = frame
-            .len()
-            .checked_sub(CCMP_MIC_LEN)
-            .filter(|&m| m >= body_start)
-            .ok_or(CcmpError::TooShort)?;
-        let ciphertext = &frame[body_start..mic_start];
-        if ciphertext.len() > CCM_MAX_LEN {
-            // CCM with L = 2 cannot have produced it.
-            return Err(CcmpError::MicFailure);
-        }
-        let mut tag = [0u8; CCMP_MIC_LEN];
-        tag.copy_from_slice(&frame[mic_start..]);
+        let (hdr, ciphertext, tag) = split_mpdu(frame, hdr_len)?;
         let (aad, nonce) = aad_and_nonce(frame, hdr_len, hdr.pn);
 
         out.extend_from_slice(ciphertext);

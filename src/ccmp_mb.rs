@@ -55,14 +55,12 @@
 //! nonce and AAD of IEEE 802.11-2020 12.5.3.3 ([`ccmp::aad_and_nonce`]).
 #![allow(unsafe_code)]
 
-use crate::ccmp::{self, CCMP_HDR_LEN, CCMP_MIC_LEN, CcmpError, CcmpHdr, CcmpKey};
+use crate::ccmp::{self, CCMP_MIC_LEN, CcmpError, CcmpHdr, CcmpKey};
 
 /// Frames interleaved by the AES-NI backend.
 pub const LANES_AESNI: usize = 8;
 /// Frames interleaved by the VAES-512 backend.
 pub const LANES_VAES: usize = 16;
-/// Largest CCM payload with L = 2 (RFC 3610 2.1).
-const CCM_MAX_LEN: usize = 0xffff;
 
 /// Which implementation runs a batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -295,19 +293,7 @@ impl<'a> Lane<'a> {
         j.out.clear();
         let frame = j.frame;
         let hdr_len = j.hdr_len;
-        let hdr = ccmp::ccmp_header(frame, hdr_len)?;
-        let body_start = hdr_len + CCMP_HDR_LEN;
-        let mic_start = frame
-            .len()
-            .checked_sub(CCMP_MIC_LEN)
-            .filter(|&m| m >= body_start)
-            .ok_or(CcmpError::TooShort)?;
-        let ct = &frame[body_start..mic_start];
-        if ct.len() > CCM_MAX_LEN {
-            return Err(CcmpError::MicFailure);
-        }
-        let mut tag = [0u8; CCMP_MIC_LEN];
-        tag.copy_from_slice(&frame[mic_start..]);
+        let (hdr, ct, tag) = ccmp::split_mpdu(frame, hdr_len)?;
         #[cfg(target_arch = "x86_64")]
         let (head, a0) = x86::head_blocks(frame, hdr.pn, ct.len())
             .unwrap_or_else(|| head_blocks(frame, hdr_len, hdr.pn, ct.len()));
