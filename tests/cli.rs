@@ -340,3 +340,29 @@ fn torn_capture_keeps_what_was_read_and_exits_1() {
     let (_, n) = count_records(&out);
     assert!(n >= 29);
 }
+
+/// A reader that leaves early (`plugsniff decrypt … | head`) is not an
+/// error: the output file is complete and the exit code is 0, not a panic.
+#[test]
+fn closed_stdout_is_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("captures");
+    let out = dir.path().join("d.pcap");
+    let mut child = bin()
+        .arg("decrypt")
+        .arg(demo.join("demo.pcapng"))
+        .arg("--config")
+        .arg(demo.join("demo.toml"))
+        .arg("-o")
+        .arg(&out)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let res = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&res.stderr);
+    assert!(res.status.success(), "{:?}: {stderr}", res.status);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(count_records(&out).1 > 0);
+}

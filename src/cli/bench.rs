@@ -71,7 +71,7 @@ pub fn run(a: BenchArgs) -> Result<(), CliError> {
         let n =
             bench::write_pcap(p, a.size, a.seed).map_err(io(format!("writing {}", p.display())))?;
         let g = bench::StreamGen::new(SizeMix::Realistic, a.seed);
-        println!(
+        outln!(
             "wrote {n} frames to {} (ssid {:?}, passphrase {:?})",
             p.display(),
             g.ssid,
@@ -146,29 +146,32 @@ pub fn run(a: BenchArgs) -> Result<(), CliError> {
     }
 
     if a.json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&report).unwrap_or_default()
         );
     } else {
-        println!(
+        outln!(
             "plugsniff bench: backend {}, up to {} thread(s); ratios against the first line of each group",
-            report.cpu_backend, threads
+            report.cpu_backend,
+            threads
         );
         for g in &report.groups {
             print!("{}", g.to_text());
         }
         if let Some(c) = &report.pipeline_counts {
-            println!(
+            outln!(
                 "  (last run: {} frames read, {} decrypted, {} dropped)",
-                c.read, c.decrypted, c.dropped
+                c.read,
+                c.decrypted,
+                c.dropped
             );
         }
         if !report.peers.is_empty() {
             let base = report.peers.first().map_or(1.0, |p| p.mbyte_per_s);
-            println!("peers on the same generated pcap ({} bytes)", gen_size);
+            outln!("peers on the same generated pcap ({} bytes)", gen_size);
             for p in &report.peers {
-                println!(
+                outln!(
                     "  {:<34} {:>8.2} s {:>9.1} MB/s  {:>7.3}× plugsniff --workers 1  (decrypted: {})",
                     p.tool,
                     p.seconds,

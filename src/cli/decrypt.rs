@@ -188,11 +188,11 @@ pub fn run(a: DecryptArgs) -> Result<(), CliError> {
     }
     let s = Summary::from_engine(&engine);
     if a.json {
-        println!("{}", s.to_json());
+        outln!("{}", s.to_json());
     } else {
-        print!("{}", s.to_text());
+        crate::cli::write_stdout(format_args!("{}", s.to_text()));
         if let Some(p) = &a.output {
-            println!("wrote {written} frames to {}", p.display());
+            outln!("wrote {written} frames to {}", p.display());
         }
     }
     match read_error {

@@ -3,6 +3,17 @@
 //! Exit codes: 0 success; 1 the capture failed mid-run; 2 usage or
 //! configuration (clap also uses 2); 3 the capture source could not be
 //! opened; 4 an output could not be written. See [`CliError::exit_code`].
+//!
+//! Reports go to stdout through [`outln!`], which ignores a closed stdout
+//! (`plugsniff decrypt … | head`): the work is done and its files written;
+//! a reader that left early is not an error, and must not be a panic.
+
+/// `println!` that ignores write errors on stdout (a closed pipe).
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        $crate::cli::write_stdout(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
 
 pub mod bench;
 pub mod config;
@@ -14,6 +25,12 @@ pub mod synth;
 pub mod watch;
 
 use std::process::ExitCode;
+
+/// Writes to stdout, ignoring errors (see [`outln!`]).
+pub fn write_stdout(args: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let _ = std::io::stdout().lock().write_fmt(args);
+}
 
 use clap::{Args, Parser, Subcommand};
 

@@ -64,7 +64,7 @@ fn demo(a: DemoArgs) -> Result<(), CliError> {
     }
     w.finish().map_err(|e| io("finishing", e))?;
     let m = &cap.manifest;
-    println!(
+    outln!(
         "wrote {} frames to {} (ssid {:?}, passphrase {:?}): {} protected, {} group, {} retransmitted, {} replayed, {} EAPOL-Key, {} on port 9999",
         m.frames,
         a.output.display(),
