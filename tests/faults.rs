@@ -1,6 +1,7 @@
-//! Faults: a full disk for outputs, an unreadable config, the live interface
-//! vanishing mid-capture. Each gives a clear message and a documented exit
-//! code; files already written stay valid.
+//! Faults: a full disk for outputs, an unreadable config, a corrupted pcapng
+//! block, a pipe closed mid-record, the live interface vanishing mid-capture.
+//! Each gives a clear message and a documented exit code; files already
+//! written stay valid.
 
 mod common;
 
@@ -16,6 +17,139 @@ fn bin() -> Command {
 
 const DEMO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/captures/demo.pcapng");
 const DEMO_CFG: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/captures/demo.toml");
+
+/// The demo capture's blocks as (offset, block type), walking the
+/// little-endian pcapng block lengths (pcapng draft §3.1).
+fn pcapng_blocks(b: &[u8]) -> Vec<(usize, u32)> {
+    let mut out = Vec::new();
+    let mut o = 0;
+    while o + 8 <= b.len() {
+        let t = u32::from_le_bytes(b[o..o + 4].try_into().unwrap());
+        let len = u32::from_le_bytes(b[o + 4..o + 8].try_into().unwrap()) as usize;
+        assert!(len >= 12 && len % 4 == 0, "demo.pcapng block at {o}");
+        out.push((o, t));
+        o += len;
+    }
+    out
+}
+
+/// Records in a finished pcap file: it opens and reads to the end cleanly.
+fn records(p: &std::path::Path) -> usize {
+    let mut c = pcap::Capture::from_file(p).unwrap();
+    let mut n = 0;
+    loop {
+        match c.next_packet() {
+            Ok(_) => n += 1,
+            Err(pcap::Error::NoMorePackets) => return n,
+            Err(e) => panic!("{}: {e}", p.display()),
+        }
+    }
+}
+
+/// A pcapng Enhanced Packet Block whose length field is corrupted halfway
+/// through the file: the frames before it are processed and written, the
+/// output pcap is complete, the exit code is 1 with libpcap's reason.
+#[test]
+fn corrupt_pcapng_block_keeps_what_was_read_and_exits_1() {
+    let mut b = std::fs::read(DEMO).unwrap();
+    let epbs: Vec<usize> = pcapng_blocks(&b)
+        .into_iter()
+        .filter(|&(_, t)| t == 6)
+        .map(|(o, _)| o)
+        .collect();
+    let all = epbs.len();
+    let bad = epbs[all / 2];
+    b[bad + 4..bad + 8].copy_from_slice(&0x7fff_fff0u32.to_le_bytes());
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("bad.pcapng");
+    std::fs::write(&input, &b).unwrap();
+    let out = tmp.path().join("out.pcap");
+    let o = bin()
+        .args([
+            "decrypt",
+            input.to_str().unwrap(),
+            "--config",
+            DEMO_CFG,
+            "-o",
+        ])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!("read error after {} frames", all / 2)),
+        "{err}"
+    );
+    assert!(err.contains("block size"), "{err}");
+    let n = records(&out);
+    assert!(n > 0 && n < all, "{n} of {all} records");
+}
+
+/// A producer that dies mid-record (`tcpdump -w - | plugsniff …` killed):
+/// the truncated stream is a read error after the complete records, for
+/// decrypt (its output pcap complete) and for watch (its events and summary
+/// still written).
+#[test]
+fn pipe_closed_mid_record_keeps_what_was_read_and_exits_1() {
+    let b = std::fs::read(DEMO).unwrap();
+    let epbs: Vec<usize> = pcapng_blocks(&b)
+        .into_iter()
+        .filter(|&(_, t)| t == 6)
+        .map(|(o, _)| o)
+        .collect();
+    let cut = epbs[epbs.len() / 2] + 30;
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out.pcap");
+    let jsonl = tmp.path().join("events.jsonl");
+    let runs: [Vec<std::ffi::OsString>; 2] = [
+        vec![
+            "decrypt".into(),
+            "-".into(),
+            "--config".into(),
+            DEMO_CFG.into(),
+            "-o".into(),
+            out.clone().into(),
+        ],
+        vec![
+            "watch".into(),
+            "-r".into(),
+            "-".into(),
+            "--config".into(),
+            DEMO_CFG.into(),
+            "--jsonl".into(),
+            jsonl.clone().into(),
+        ],
+    ];
+    for args in runs {
+        let mut child = bin()
+            .args(&args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        {
+            let mut w = child.stdin.take().unwrap();
+            w.write_all(&b[..cut]).unwrap();
+        } // closed mid-record
+        let o = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {err}");
+        assert!(
+            err.contains(&format!("-: read error after {} frames", epbs.len() / 2))
+                && err.contains("truncated"),
+            "{args:?}: {err}"
+        );
+    }
+    let n = records(&out);
+    assert!(n > 0 && n < epbs.len(), "{n} records");
+    let events = std::fs::read_to_string(&jsonl).unwrap();
+    let last: serde_json::Value =
+        serde_json::from_str(events.lines().last().expect("events written")).unwrap();
+    assert_eq!(last["event"], "summary", "{events}");
+    assert!(events.contains("\"event\":\"message\""), "{events}");
+}
 
 #[test]
 fn example_config_in_docs_parses() {
