@@ -17,7 +17,7 @@
 //! 7. [`cli`] is the command line; `main.rs` only calls [`cli::run`].
 //!
 //! [`synth`] goes the other way: it emits frames, handshakes and whole captures
-//! for tests, benches and `captures/`; [`bench`] times decryption on such a
+//! for tests, benches and `captures/`; [`mod@bench`] times decryption on such a
 //! stream (`plugsniff bench`).
 #![deny(unsafe_code)]
 

@@ -4,7 +4,7 @@
 //! configuration (clap also uses 2); 3 the capture source could not be
 //! opened; 4 an output could not be written. See [`CliError::exit_code`].
 //!
-//! Reports go to stdout through [`outln!`], which ignores a closed stdout
+//! Reports go to stdout through `outln!` (a private macro), which ignores a closed stdout
 //! (`plugsniff decrypt … | head`): the work is done and its files written;
 //! a reader that left early is not an error, and must not be a panic.
 
@@ -26,7 +26,7 @@ pub mod watch;
 
 use std::process::ExitCode;
 
-/// Writes to stdout, ignoring errors (see [`outln!`]).
+/// Writes to stdout, ignoring errors (the `outln!` macro).
 pub fn write_stdout(args: std::fmt::Arguments<'_>) {
     use std::io::Write;
     let _ = std::io::stdout().lock().write_fmt(args);
