@@ -201,14 +201,34 @@ fn syn_flood_is_bounded_and_counted() {
         );
         r.feed_now(true, &c.syn());
     }
+    // The table stays at its cap: the oldest half-open flows made room.
     assert_eq!(r.w.flow_count(), plugsniff::watch::MAX_FLOWS);
-    assert_eq!(r.w.stats.flows_refused, 1000);
-    // Real traffic after the flood: existing flows still work.
-    let mut c = TcpConn::new(([10, 0, 0, 0], 40_000), ([192, 168, 1, 40], 9999), 0, 5);
-    let _ = c.syn();
+    assert_eq!(r.w.flow_stats().evicted_no_payload, 1000);
+    assert_eq!(r.w.stats.flows_refused, 0);
+    // A real connection opened after the flood is decoded (a table that
+    // refused new flows when full would lose it).
+    let mut c = TcpConn::new(([10, 255, 0, 1], 40_000), ([192, 168, 1, 40], 9999), 7, 5);
+    r.feed_now(true, &c.syn());
     r.feed_now(false, &c.syn_ack());
     r.feed_now(true, &c.data(Side::Client, &framed(OFF)));
     assert_eq!(r.messages().len(), 1);
+    // Flows that carried payload are never evicted: fill the table with
+    // them and a newcomer is refused, counted.
+    let mut r = Run::new();
+    for i in 0..plugsniff::watch::MAX_FLOWS + 10 {
+        let mut c = TcpConn::new(
+            ([10, (i >> 16) as u8, (i >> 8) as u8, i as u8], 40_000),
+            ([192, 168, 1, 40], 9999),
+            i as u32,
+            0,
+        );
+        let _ = c.syn();
+        r.feed_now(true, &c.data(Side::Client, b"\0\0"));
+    }
+    assert_eq!(r.w.flow_count(), plugsniff::watch::MAX_FLOWS);
+    assert_eq!(r.w.stats.flows_refused, 10);
+    assert_eq!(r.w.flow_stats().refused_full, 10);
+    assert_eq!(r.w.flow_stats().evicted_no_payload, 0);
 }
 
 #[test]

@@ -9,10 +9,17 @@
 //!   [`FlowTable::new`]), each with two [`TcpStream`]s and decoder state `S`.
 //!
 //! # Guarantees
-//! - Bounded: when the table is full, a new flow is refused (counted in
-//!   [`TableStats::refused_full`]) rather than evicting a live one; existing
-//!   flows keep working. Refusing is `O(1)`; evicting the least-recent flow
-//!   would need a second index on every packet.
+//! - Bounded: when the table is full, a new flow takes the place of the
+//!   oldest flow that has carried no payload yet in either direction (a
+//!   half-open connection, a port-scan probe: what a SYN flood is made of),
+//!   counted in [`TableStats::evicted_no_payload`]. Only when every flow has
+//!   carried payload is the new flow refused (counted in
+//!   [`TableStats::refused_full`]): established conversations are never
+//!   evicted to make room. Both are amortised `O(1)`: payload-less flows are
+//!   queued in creation order, and an entry whose flow has since carried
+//!   payload or gone is skipped when reached (the queue is compacted when it
+//!   reaches twice the cap, so it stays bounded too). This is conntrack's
+//!   "early drop" of unreplied connections.
 //! - [`FlowTable::expire`] removes flows idle for longer than the idle timeout
 //!   (counted) and is `O(flows)`: call it on a timer (about once a second of
 //!   capture time), not per packet.
@@ -22,6 +29,7 @@
 //!   ([`InitiatorSource::Assumed`]), and a later SYN overrides the guess.
 //!   RFC 9293 §3.5 (three-way handshake).
 
+use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
@@ -154,9 +162,16 @@ pub struct Flow<S> {
     pub tcp: [TcpStream; 2],
     /// Decoder state, owned by whoever drives the table.
     pub state: S,
+    /// Which creation this is (a key can be removed and created again):
+    /// tells a current entry of the payload-less queue from a stale one.
+    serial: u64,
 }
 
 impl<S> Flow<S> {
+    /// This flow is creation `serial` and has carried no payload yet.
+    fn is_current_no_payload(&self, serial: u64) -> bool {
+        self.serial == serial && self.bytes == [0, 0]
+    }
     /// Endpoint that initiated the flow (the client).
     pub fn initiator(&self) -> SocketAddr {
         self.key.src(self.initiator_dir)
@@ -175,8 +190,12 @@ impl<S> Flow<S> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct TableStats {
     pub created: u64,
-    /// New flows refused because the table was full.
+    /// New flows refused because the table was full of flows that had all
+    /// carried payload.
     pub refused_full: u64,
+    /// Flows evicted, before carrying any payload, to make room for a new
+    /// flow in a full table (oldest first).
+    pub evicted_no_payload: u64,
     /// Flows removed by [`FlowTable::expire`].
     pub expired_idle: u64,
     /// Flows removed by [`FlowTable::remove`].
@@ -194,6 +213,9 @@ pub enum TableError {
 #[derive(Debug)]
 pub struct FlowTable<S> {
     flows: crate::FastMap<FlowKey, Flow<S>>,
+    /// Flows created without payload, oldest first, by (key, serial);
+    /// entries go stale when their flow carries payload or is removed.
+    no_payload: VecDeque<(FlowKey, u64)>,
     max_flows: usize,
     idle_timeout: Duration,
     stats: TableStats,
@@ -209,6 +231,7 @@ impl<S: Default> FlowTable<S> {
     pub fn new(max_flows: usize, idle_timeout: Duration) -> Self {
         FlowTable {
             flows: crate::FastMap::default(),
+            no_payload: VecDeque::new(),
             max_flows,
             idle_timeout,
             stats: TableStats::default(),
@@ -229,15 +252,28 @@ impl<S: Default> FlowTable<S> {
         now: Duration,
     ) -> Result<(&mut Flow<S>, Dir), TableError> {
         let (key, dir) = FlowKey::new(proto, src, dst);
-        let full = self.flows.len() >= self.max_flows;
+        if self.flows.len() >= self.max_flows
+            && !self.flows.contains_key(&key)
+            && !self.evict_one_without_payload()
+        {
+            self.stats.refused_full += 1;
+            return Err(TableError::Full);
+        }
+        if self.no_payload.len() >= 2 * self.max_flows.max(1) {
+            // Stale entries (flows that carried payload or are gone) out;
+            // what stays is at most one entry per flow in the table.
+            let flows = &self.flows;
+            self.no_payload
+                .retain(|(k, s)| flows.get(k).is_some_and(|f| f.is_current_no_payload(*s)));
+        }
         let flow = match self.flows.entry(key) {
             std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
             std::collections::hash_map::Entry::Vacant(v) => {
-                if full {
-                    self.stats.refused_full += 1;
-                    return Err(TableError::Full);
-                }
+                let serial = self.stats.created;
                 self.stats.created += 1;
+                if payload_len == 0 {
+                    self.no_payload.push_back((key, serial));
+                }
                 v.insert(Flow {
                     key,
                     initiator_dir: dir,
@@ -248,6 +284,7 @@ impl<S: Default> FlowTable<S> {
                     bytes: [0; 2],
                     tcp: [TcpStream::new(), TcpStream::new()],
                     state: S::default(),
+                    serial,
                 })
             }
         };
@@ -264,6 +301,23 @@ impl<S: Default> FlowTable<S> {
             flow.initiator_source = InitiatorSource::Syn;
         }
         Ok((flow, dir))
+    }
+
+    /// Evicts the oldest flow that has carried no payload; false when there
+    /// is none. Amortised `O(1)`: every queue entry is popped at most once.
+    fn evict_one_without_payload(&mut self) -> bool {
+        while let Some((k, s)) = self.no_payload.pop_front() {
+            if self
+                .flows
+                .get(&k)
+                .is_some_and(|f| f.is_current_no_payload(s))
+            {
+                self.flows.remove(&k);
+                self.stats.evicted_no_payload += 1;
+                return true;
+            }
+        }
+        false
     }
 
     pub fn get(&self, key: &FlowKey) -> Option<&Flow<S>> {
@@ -397,6 +451,73 @@ mod tests {
         let c1 = sa("10.0.0.1:40001");
         assert_eq!(t.packet(PROTO_UDP, s, c1, None, 1, T0).unwrap().0.state, 1);
         assert_eq!(t.len(), 2);
+    }
+
+    #[test]
+    fn full_table_evicts_the_oldest_flow_without_payload() {
+        let mut t: FlowTable<u32> = FlowTable::new(3, DEFAULT_IDLE_TIMEOUT);
+        let s = sa("10.0.0.1:9999");
+        let c = |p: u16| SocketAddr::new("10.0.0.2".parse().unwrap(), p);
+        // 1: half-open; 2: half-open, then carries payload; 3: half-open.
+        for p in 1..=3 {
+            t.packet(PROTO_TCP, c(p), s, SYN, 0, T0).unwrap();
+        }
+        t.packet(PROTO_TCP, c(2), s, ACK, 5, T0).unwrap();
+        // 4 takes 1's place, 5 takes 3's; 2 (payload) stays.
+        for p in 4..=5 {
+            t.packet(PROTO_TCP, c(p), s, SYN, 0, T0).unwrap();
+        }
+        let key = |p: u16| FlowKey::new(PROTO_TCP, c(p), s).0;
+        assert!(t.get(&key(1)).is_none() && t.get(&key(3)).is_none());
+        assert!(t.get(&key(2)).is_some());
+        assert_eq!(t.stats().evicted_no_payload, 2);
+        // 4 and 5 carry payload: now every flow has, and a newcomer is refused.
+        for p in 4..=5 {
+            t.packet(PROTO_TCP, c(p), s, ACK, 1, T0).unwrap();
+        }
+        assert_eq!(
+            t.packet(PROTO_TCP, c(6), s, SYN, 0, T0).unwrap_err(),
+            TableError::Full
+        );
+        assert_eq!(t.stats().refused_full, 1);
+        assert_eq!(t.len(), 3);
+    }
+
+    #[test]
+    fn a_recreated_key_is_not_evicted_through_its_stale_entry() {
+        let mut t: FlowTable<()> = FlowTable::new(2, DEFAULT_IDLE_TIMEOUT);
+        let s = sa("10.0.0.1:9999");
+        let a = sa("10.0.0.2:1000");
+        let b = sa("10.0.0.3:1000");
+        let ka = FlowKey::new(PROTO_TCP, a, s).0;
+        // a: created payload-less, removed, created again with payload.
+        t.packet(PROTO_TCP, a, s, SYN, 0, T0).unwrap();
+        t.remove(&ka);
+        t.packet(PROTO_TCP, a, s, ACK, 3, T0).unwrap();
+        t.packet(PROTO_TCP, b, s, SYN, 0, T0).unwrap();
+        // Full: the stale entry of a's first life must not evict a.
+        t.packet(PROTO_TCP, sa("10.0.0.4:1000"), s, SYN, 0, T0)
+            .unwrap();
+        assert!(t.get(&ka).is_some());
+        assert!(t.get(&FlowKey::new(PROTO_TCP, b, s).0).is_none());
+    }
+
+    #[test]
+    fn payload_less_queue_stays_bounded() {
+        // Open and close payload-less flows forever in a table that never
+        // fills (so nothing is popped by eviction): the queue is compacted
+        // and never holds more than twice the cap.
+        let mut t: FlowTable<()> = FlowTable::new(8, DEFAULT_IDLE_TIMEOUT);
+        let s = sa("10.0.0.1:9999");
+        for i in 0..10_000u32 {
+            let c = SocketAddr::new("10.0.0.2".parse().unwrap(), (i % 5) as u16 + 1);
+            t.packet(PROTO_TCP, c, s, SYN, 0, T0).unwrap();
+            if i % 2 == 0 {
+                t.remove(&FlowKey::new(PROTO_TCP, c, s).0);
+            }
+            assert!(t.no_payload.len() <= 2 * 8 + 1, "{}", t.no_payload.len());
+            assert!(t.len() <= 8);
+        }
     }
 
     #[test]

@@ -22,6 +22,9 @@ pub struct WatchSummary<'a> {
 pub struct FlowCounts {
     pub created: u64,
     pub open_at_end: usize,
+    /// Flows that had not carried payload, evicted to make room (a full table).
+    pub evicted_no_payload: u64,
+    /// New flows refused: the table was full of flows that had all carried payload.
     pub refused_table_full: u64,
 }
 
@@ -33,6 +36,7 @@ impl<'a> WatchSummary<'a> {
             flows: FlowCounts {
                 created: fs.created,
                 open_at_end: w.flow_count(),
+                evicted_no_payload: fs.evicted_no_payload,
                 refused_table_full: fs.refused_full,
             },
             decode: &w.stats,
@@ -103,7 +107,7 @@ impl<'a> WatchSummary<'a> {
         let d = self.decode;
         let _ = writeln!(
             s,
-            "{}: {} TP-Link messages ({} undecodable; {} over KLAP, {} KLAP handshakes of which {} matched, {} not decrypted), {} discovery, {} TLS flows, {} credential leak(s); flows {} (refused {})",
+            "{}: {} TP-Link messages ({} undecodable; {} over KLAP, {} KLAP handshakes of which {} matched, {} not decrypted), {} discovery, {} TLS flows, {} credential leak(s); flows {} ({} evicted before carrying payload, {} refused)",
             st.bold("decoded"),
             d.tplink_messages,
             d.tplink_undecodable,
@@ -115,6 +119,7 @@ impl<'a> WatchSummary<'a> {
             d.tls_flows,
             d.credential_leaks,
             self.flows.created,
+            self.flows.evicted_no_payload,
             self.flows.refused_table_full
         );
         let _ = writeln!(
