@@ -691,6 +691,9 @@ mod openssl_ccm {
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
     pub cpu_backend: String,
+    /// Built with optimisations (`--release`); a debug build's figures are
+    /// meaningless as speed.
+    pub optimized: bool,
     pub threads: usize,
     pub groups: Vec<Group>,
     pub pipeline_counts: Option<RunCounts>,

@@ -365,4 +365,16 @@ fn closed_stdout_is_not_a_panic() {
     assert!(res.status.success(), "{:?}: {stderr}", res.status);
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert!(count_records(&out).1 > 0);
+    // The bench's report, whose groups were once written with `print!`.
+    let mut child = bin()
+        .args(["bench", "--quick"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let res = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&res.stderr);
+    assert!(res.status.success(), "bench: {:?}: {stderr}", res.status);
+    assert!(!stderr.contains("panicked"), "{stderr}");
 }

@@ -87,6 +87,7 @@ pub fn run(a: BenchArgs) -> Result<(), CliError> {
     let mem: u64 = if a.quick { 1 << 20 } else { 32 << 20 };
     let mut report = Report {
         cpu_backend: Backend::detect().name().into(),
+        optimized: !cfg!(debug_assertions),
         threads,
         groups: Vec::new(),
         pipeline_counts: None,
@@ -156,8 +157,14 @@ pub fn run(a: BenchArgs) -> Result<(), CliError> {
             report.cpu_backend,
             threads
         );
+        if !report.optimized {
+            outln!(
+                "  note: a debug build (no optimisations, overflow checks): the figures say nothing \
+                 about speed; build with --release"
+            );
+        }
         for g in &report.groups {
-            print!("{}", g.to_text());
+            super::write_stdout(format_args!("{}", g.to_text()));
         }
         if let Some(c) = &report.pipeline_counts {
             outln!(
