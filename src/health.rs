@@ -18,7 +18,7 @@ use crate::capture::link::LinkKind;
 use crate::engine::Ts;
 use crate::wire::MacAddr;
 use crate::wire::dot11::Dot11;
-use crate::wire::radiotap::Radiotap;
+use crate::wire::radiotap::{Radiotap, bit};
 
 pub const MAX_STATIONS: usize = 16_384;
 /// Seconds of one-directional traffic before warning.
@@ -118,7 +118,14 @@ impl HealthTracker {
             }
             h.last_seq[dir] = Some(seq);
         }
-        if link == LinkKind::Radiotap {
+        // Parse the radiotap header only when it may hold MCS or VHT info: a
+        // first presence word without those bits and without extensions
+        // settles it (most headers, and a per-frame cost saved).
+        let rate_info = raw.get(4..8).is_some_and(|p| {
+            let p = u32::from_le_bytes([p[0], p[1], p[2], p[3]]);
+            p & (1 << bit::MCS | 1 << bit::VHT | 1 << bit::EXT) != 0
+        });
+        if link == LinkKind::Radiotap && rate_info {
             if let Ok(rt) = Radiotap::parse(raw) {
                 if let Some((_known, flags, idx)) = rt.mcs() {
                     h.max_mcs = h.max_mcs.max(Some(idx % 8));
@@ -254,5 +261,47 @@ mod tests {
         );
         let (_, s) = h.stations().next().unwrap();
         assert_eq!(s.missed_estimate, 99);
+    }
+
+    /// The rates the AP uses come from radiotap's MCS (bit 19) and VHT
+    /// (bit 21) fields, and from a header that has neither nothing is made up.
+    #[test]
+    fn mcs_and_vht_from_radiotap() {
+        let observe = |rt: &[u8]| {
+            let mut raw = rt.to_vec();
+            let f = frame(Dir::FromDs, 1);
+            raw.extend_from_slice(&f);
+            let d = Dot11::new_checked(&f, false).unwrap();
+            let mut h = HealthTracker::default();
+            h.observe(Ts::default(), LinkKind::Radiotap, &raw, &d);
+            let (_, s) = h.stations().next().unwrap();
+            (s.max_mcs, s.max_nss, s.max_width_mhz)
+        };
+        // Flags + MCS: known, flags (bandwidth 40 MHz), index 13 (MCS 5, 2 streams).
+        let present: u32 = 1 << bit::FLAGS | 1 << bit::MCS;
+        let mut mcs = vec![0, 0, 12, 0];
+        mcs.extend_from_slice(&present.to_le_bytes());
+        mcs.extend_from_slice(&[0, 0x3f, 1, 13]);
+        assert_eq!(observe(&mcs), (Some(5), Some(2), Some(40)));
+        // VHT: bandwidth 4 (80 MHz), user 0 = MCS 9, 3 streams.
+        let present: u32 = 1 << bit::VHT;
+        let mut vht = vec![0, 0, 20, 0];
+        vht.extend_from_slice(&present.to_le_bytes());
+        vht.extend_from_slice(&[0xff, 0x07, 0, 4, 0x93, 0, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(observe(&vht), (Some(9), Some(3), Some(80)));
+        // The same MCS field behind an extended presence word is still read.
+        // (word 0: flags, back to the radiotap namespace, more words; word 1: MCS).
+        let mut ext = vec![0, 0, 16, 0];
+        let w0: u32 = 1 << bit::FLAGS | 1 << bit::RADIOTAP_NAMESPACE | 1 << bit::EXT;
+        ext.extend_from_slice(&w0.to_le_bytes());
+        ext.extend_from_slice(&(1u32 << bit::MCS).to_le_bytes());
+        ext.extend_from_slice(&[0, 0x3f, 0, 7]);
+        assert_eq!(observe(&ext), (Some(7), Some(1), Some(20)));
+        // Rate, channel, signal only: no rate information.
+        let present: u32 = 1 << bit::FLAGS | 1 << bit::RATE | 1 << bit::CHANNEL;
+        let mut legacy = vec![0, 0, 14, 0];
+        legacy.extend_from_slice(&present.to_le_bytes());
+        legacy.extend_from_slice(&[0, 108, 0x9a, 0x09, 0xa0, 0x00]);
+        assert_eq!(observe(&legacy), (None, None, None));
     }
 }

@@ -233,10 +233,15 @@ impl<'a> Radiotap<'a> {
         for w in 0..n_words {
             let word = le32(header, 4 + 4 * w);
             if !in_vendor {
-                for (b, &(align, size)) in FIELDS.iter().enumerate() {
-                    if word & (1 << b) == 0 {
-                        continue;
-                    }
+                // The set bits among 0..28, in ascending order (a typical
+                // header sets a handful of the 28: no loop over the others).
+                let mut bits = word & ((1u32 << FIELDS.len()) - 1);
+                while bits != 0 {
+                    let b = bits.trailing_zeros() as usize;
+                    bits &= bits - 1;
+                    let Some(&(align, size)) = FIELDS.get(b) else {
+                        break;
+                    };
                     if ns_word != 0 {
                         // Bit 32 + b: not defined, so its size is unknown.
                         rt.truncated_fields = true;
