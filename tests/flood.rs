@@ -224,6 +224,9 @@ fn floods_stay_bounded_counted_and_real_traffic_decodes() {
         w.process_80211(*ts, kind, f, *len);
         events.extend(w.drain_events());
     }
+    // The per-segment gauge of buffered TCP bytes agrees with a recount.
+    assert_eq!(w.stats.tcp_buffered, w.tcp_buffered_recount());
+    assert!(w.stats.tcp_buffered <= plugsniff::watch::MAX_TCP_BUFFERED_TOTAL);
     w.finish();
     events.extend(w.drain_events());
     let peak = peak_rss_kb();

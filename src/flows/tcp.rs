@@ -293,6 +293,23 @@ impl TcpStream {
         }
     }
 
+    /// Gives up every hole now, as the per-direction caps do (counted in
+    /// [`TcpStreamStats::cap_evictions`]): a gap, then the buffered bytes
+    /// after it, so nothing stays buffered. For a caller enforcing a memory
+    /// budget across many streams. The stream stays open. (A stream that has
+    /// seen its FIN holds nothing: the FIN gives up the holes before it at
+    /// once and closes the stream.)
+    pub fn give_up_holes<F>(&mut self, mut emit: F)
+    where
+        F: FnMut(StreamEvent<'_>),
+    {
+        if self.closed || self.pending.is_empty() {
+            return;
+        }
+        self.stats.cap_evictions += 1;
+        self.flush_pending(&mut emit);
+    }
+
     /// Like [`flush`](Self::flush), collecting the events.
     pub fn flush_collect(&mut self) -> Vec<OwnedStreamEvent> {
         let mut out = Vec::new();
@@ -637,6 +654,25 @@ mod tests {
         assert_eq!(s.stats().cap_evictions, 1);
         assert_eq!(data(&events).len(), n * chunk.len());
         assert!(s.buffered_bytes() <= MAX_BUFFERED_PER_DIRECTION);
+    }
+
+    #[test]
+    fn give_up_holes_keeps_the_stream_open() {
+        let mut s = TcpStream::new();
+        s.push_collect(0, SYN, b"");
+        assert!(s.push_collect(4, NONE, b"def").is_empty());
+        let mut ev = Vec::new();
+        s.give_up_holes(|e| ev.push(E::from(e)));
+        assert_eq!(ev, [E::Gap { len: 3 }, E::Data(b"def".to_vec())]);
+        assert_eq!(s.buffered_bytes(), 0);
+        assert_eq!(s.stats().cap_evictions, 1);
+        assert!(!s.is_closed());
+        // Delivery continues after the given-up hole; late bytes are duplicates.
+        assert_eq!(s.push_collect(7, NONE, b"g"), [E::Data(b"g".to_vec())]);
+        assert!(s.push_collect(1, NONE, b"abc").is_empty());
+        // Nothing buffered: nothing to give up, nothing counted.
+        s.give_up_holes(|_| panic!("no event"));
+        assert_eq!(s.stats().cap_evictions, 1);
     }
 
     #[test]

@@ -38,6 +38,12 @@ use inventory::{Inventory, Role};
 
 pub const MAX_FLOWS: usize = 65_536;
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(300);
+/// Out-of-order TCP bytes buffered by all flows together. Each direction is
+/// capped at [`crate::flows::tcp::MAX_BUFFERED_PER_DIRECTION`] (256 KiB), but
+/// [`MAX_FLOWS`] flows × 2 directions of it would be 32 GiB: past this
+/// budget, the stream whose segment crossed it gives up its holes (a gap to
+/// its decoder, counted `tcp_budget_flushes`) instead of buffering.
+pub const MAX_TCP_BUFFERED_TOTAL: usize = 64 << 20;
 /// TCP ports of the TP-Link cloud link (python-kasa; seen from HS1xx firmware).
 pub const CLOUD_PORTS: [u16; 2] = [50443, 443];
 const XOR_PORT: u16 = 9999;
@@ -87,6 +93,12 @@ pub struct WatchStats {
     pub klap_undecrypted: u64,
     /// HTTP framing errors (oversized body, chunked, resync…) on port 80.
     pub http_errors: u64,
+    /// Streams made to give up their holes because all flows together
+    /// buffered more than [`MAX_TCP_BUFFERED_TOTAL`] out-of-order bytes.
+    pub tcp_budget_flushes: u64,
+    /// Out-of-order TCP bytes buffered now, all flows (a gauge).
+    #[serde(skip)]
+    pub tcp_buffered: usize,
 }
 
 #[derive(Default)]
@@ -401,6 +413,15 @@ impl Watcher {
 
     pub fn flow_count(&self) -> usize {
         self.flows.len()
+    }
+
+    /// Out-of-order TCP bytes buffered by every open flow, counted afresh
+    /// (`O(flows)`): what [`WatchStats::tcp_buffered`] tracks per segment.
+    pub fn tcp_buffered_recount(&self) -> usize {
+        self.flows
+            .iter()
+            .map(|f| f.tcp[0].buffered_bytes() + f.tcp[1].buffered_bytes())
+            .sum()
     }
 
     pub fn flow_stats(&self) -> crate::flows::table::TableStats {
@@ -742,7 +763,7 @@ impl WatchCore<'_> {
         let mut klap_events = Vec::new();
         let klap = &mut *self.klap;
         let now = dur(ts);
-        tcp[dir.index()].push(seq, flags, payload, |ev| match (&mut state.app, ev) {
+        let mut on_event = |ev: StreamEvent<'_>| match (&mut state.app, ev) {
             (App::Klap(k), StreamEvent::Data(d)) => {
                 k.on_data(ddir, d, klap, pair, &mut klap_events)
             }
@@ -761,7 +782,18 @@ impl WatchCore<'_> {
             }
             (App::Tls(t), StreamEvent::Gap { len }) => t.session.on_gap(ddir, len),
             _ => {}
-        });
+        };
+        let stream = &mut tcp[dir.index()];
+        let before = stream.buffered_bytes();
+        stream.push(seq, flags, payload, &mut on_event);
+        let mut after = stream.buffered_bytes();
+        let others = self.stats.tcp_buffered.saturating_sub(before);
+        if after > 0 && others + after > MAX_TCP_BUFFERED_TOTAL {
+            stream.give_up_holes(&mut on_event);
+            self.stats.tcp_budget_flushes += 1;
+            after = stream.buffered_bytes();
+        }
+        self.stats.tcp_buffered = others + after;
         let key = flow.key;
         let client = key.src(to_server_dir);
         let server = key.dst(to_server_dir);
@@ -1137,6 +1169,8 @@ impl WatchCore<'_> {
         };
         for mut f in gone {
             self.stats.flows_expired += 1;
+            let held = f.tcp[0].buffered_bytes() + f.tcp[1].buffered_bytes();
+            self.stats.tcp_buffered = self.stats.tcp_buffered.saturating_sub(held);
             if let App::Tls(_) = f.state.app {
                 cloud_event(&mut f, "closed", self.names, self.inventory, self.events);
             }
