@@ -348,33 +348,28 @@ fn closed_stdout_is_not_a_panic() {
     let dir = tempfile::tempdir().unwrap();
     let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("captures");
     let out = dir.path().join("d.pcap");
-    let mut child = bin()
-        .arg("decrypt")
-        .arg(demo.join("demo.pcapng"))
-        .arg("--config")
-        .arg(demo.join("demo.toml"))
-        .arg("-o")
-        .arg(&out)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    drop(child.stdout.take());
-    let res = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&res.stderr);
-    assert!(res.status.success(), "{:?}: {stderr}", res.status);
-    assert!(!stderr.contains("panicked"), "{stderr}");
-    assert!(count_records(&out).1 > 0);
+    let decrypt: Vec<std::ffi::OsString> = vec![
+        "decrypt".into(),
+        demo.join("demo.pcapng").into(),
+        "--config".into(),
+        demo.join("demo.toml").into(),
+        "-o".into(),
+        out.clone().into(),
+    ];
     // The bench's report, whose groups were once written with `print!`.
-    let mut child = bin()
-        .args(["bench", "--quick"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    drop(child.stdout.take());
-    let res = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&res.stderr);
-    assert!(res.status.success(), "bench: {:?}: {stderr}", res.status);
-    assert!(!stderr.contains("panicked"), "{stderr}");
+    let bench: Vec<std::ffi::OsString> = vec!["bench".into(), "--quick".into()];
+    for args in [decrypt, bench] {
+        let mut child = bin()
+            .args(&args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let res = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&res.stderr);
+        assert!(res.status.success(), "{args:?}: {:?}: {stderr}", res.status);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+    assert!(count_records(&out).1 > 0);
 }
