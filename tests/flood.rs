@@ -227,6 +227,8 @@ fn floods_stay_bounded_counted_and_real_traffic_decodes() {
     // The per-segment gauge of buffered TCP bytes agrees with a recount.
     assert_eq!(w.stats.tcp_buffered, w.tcp_buffered_recount());
     assert!(w.stats.tcp_buffered <= plugsniff::watch::MAX_TCP_BUFFERED_TOTAL);
+    assert_eq!(w.stats.decoder_held, w.decoder_held_recount());
+    assert!(w.stats.decoder_held <= plugsniff::watch::MAX_DECODER_HELD_TOTAL);
     w.finish();
     events.extend(w.drain_events());
     let peak = peak_rss_kb();

@@ -278,6 +278,49 @@ fn tcp_buffering_across_flows_is_budgeted() {
     assert_eq!(r.messages().len(), 2);
 }
 
+/// Over a thousand flows each in the middle of a ~59 KiB TP-Link message
+/// (in order, so nothing for the TCP budget): the framers' buffers together
+/// stop at the decoder budget, the gauge matches a recount, and a real
+/// message on a new connection still decodes.
+#[test]
+fn decoder_buffers_across_flows_are_budgeted() {
+    use plugsniff::watch::MAX_DECODER_HELD_TOTAL;
+    let mut r = Run::new();
+    let seg = vec![0x41u8; 1460];
+    let per_flow = 40; // 58 400 body bytes of a declared 60 000
+    let flows = MAX_DECODER_HELD_TOTAL / (64 << 10) + 60;
+    for i in 0..flows {
+        let mut c = TcpConn::new(
+            ([10, 3, (i >> 8) as u8, i as u8], 40_000),
+            ([192, 168, 1, 40], 9999),
+            i as u32,
+            0,
+        );
+        r.feed_now(true, &c.syn());
+        r.feed_now(true, &c.data(Side::Client, &60_000u32.to_be_bytes()));
+        for _ in 0..per_flow {
+            r.feed_now(true, &c.data(Side::Client, &seg));
+        }
+        assert!(r.w.stats.decoder_held <= MAX_DECODER_HELD_TOTAL);
+    }
+    assert_eq!(r.w.stats.decoder_held, r.w.decoder_held_recount());
+    assert!(
+        r.w.stats.decoder_held > MAX_DECODER_HELD_TOTAL / 2,
+        "{}",
+        r.w.stats.decoder_held
+    );
+    let releases = r.w.stats.decoder_budget_releases;
+    assert!(releases >= 50, "{releases}");
+    assert_eq!(r.w.stats.tcp_buffered, 0);
+    // Real traffic still decodes.
+    let mut c = TcpConn::new(([10, 4, 0, 1], 40_001), ([192, 168, 1, 40], 9999), 9, 5);
+    r.feed_now(true, &c.syn());
+    r.feed_now(false, &c.syn_ack());
+    r.feed_now(true, &c.data(Side::Client, &framed(OFF)));
+    assert_eq!(r.messages().len(), 1);
+    assert_eq!(r.w.decoder_held_recount(), 0);
+}
+
 #[test]
 fn truncated_tls_records_do_not_panic() {
     let mut r = Run::new();

@@ -197,6 +197,23 @@ impl HttpParser {
         self.buf.len()
     }
 
+    /// Heap bytes held (the buffer's allocation, which outlives the
+    /// messages parsed from it).
+    pub fn held_bytes(&self) -> usize {
+        self.buf.capacity()
+    }
+
+    /// Drops whatever is buffered and frees it; the parser hunts for the
+    /// next message (as after a gap). For a caller enforcing a memory
+    /// budget across connections.
+    pub fn release(&mut self) {
+        let skipped = self.buf.len() as u64;
+        self.buf = Vec::new();
+        if !matches!(self.state, State::Skip { .. }) {
+            self.state = State::Hunt { skipped };
+        }
+    }
+
     /// `len` bytes of the stream were lost: whatever was being read is
     /// abandoned and the parser hunts for the next message.
     pub fn on_gap(&mut self, len: u64) {
@@ -583,5 +600,17 @@ mod tests {
         let ev = all(&mut p, &[b"POST / HTTP/1.1\r\nX: ", &[b'a'; 3 * MAX_HEAD]]);
         assert!(ev.contains(&HttpEvent::Error(HttpError::HeadTooLong)));
         assert!(p.buffered() <= MAX_HEAD + 8);
+    }
+
+    #[test]
+    fn release_frees_the_buffer_and_parsing_resumes() {
+        let mut p = HttpParser::new();
+        assert!(all(&mut p, &[&REQ[..REQ.len() - 3]]).is_empty());
+        assert!(p.held_bytes() >= REQ.len() - 3);
+        p.release();
+        assert_eq!((p.buffered(), p.held_bytes()), (0, 0));
+        // The rest of the torn message is skipped; the next one parses.
+        let ev = all(&mut p, &[&REQ[REQ.len() - 3..], REQ]);
+        assert_eq!(msgs(&ev).len(), 1);
     }
 }

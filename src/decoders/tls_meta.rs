@@ -165,6 +165,11 @@ impl TlsSession {
         &self.meta
     }
 
+    /// Heap bytes held for handshake reassembly, both directions.
+    pub fn held_bytes(&self) -> usize {
+        self.dirs.iter().map(|d| d.hs.capacity()).sum()
+    }
+
     /// The stream lost bytes: record framing is gone for this direction.
     pub fn on_gap(&mut self, dir: TlsDir, _len: u64) {
         let i = dir.index();

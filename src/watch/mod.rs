@@ -44,6 +44,12 @@ pub const IDLE_TIMEOUT: Duration = Duration::from_secs(300);
 /// budget, the stream whose segment crossed it gives up its holes (a gap to
 /// its decoder, counted `tcp_budget_flushes`) instead of buffering.
 pub const MAX_TCP_BUFFERED_TOTAL: usize = 64 << 20;
+/// Heap bytes the decoders of all flows hold for partial messages (TP-Link
+/// framers, TLS handshake reassembly, HTTP parsers: up to 64 KiB or so per
+/// direction each, so [`MAX_FLOWS`] × 2 of them would be about 8 GiB). Past
+/// this budget, the flow whose segment crossed it drops its partial messages
+/// as after a gap, counted `decoder_budget_releases`.
+pub const MAX_DECODER_HELD_TOTAL: usize = 64 << 20;
 /// TCP ports of the TP-Link cloud link (python-kasa; seen from HS1xx firmware).
 pub const CLOUD_PORTS: [u16; 2] = [50443, 443];
 const XOR_PORT: u16 = 9999;
@@ -99,6 +105,12 @@ pub struct WatchStats {
     /// Out-of-order TCP bytes buffered now, all flows (a gauge).
     #[serde(skip)]
     pub tcp_buffered: usize,
+    /// Flows whose decoders dropped their partial messages because all
+    /// flows' decoders together held more than [`MAX_DECODER_HELD_TOTAL`].
+    pub decoder_budget_releases: u64,
+    /// Heap bytes the decoders of all flows hold now (a gauge).
+    #[serde(skip)]
+    pub decoder_held: usize,
 }
 
 #[derive(Default)]
@@ -109,6 +121,35 @@ enum App {
     Tls(Box<TlsFlow>),
     Klap(Box<KlapConn>),
     Other,
+}
+
+impl App {
+    /// Heap bytes the decoder holds for partial messages.
+    fn held_bytes(&self) -> usize {
+        match self {
+            App::Tplink(s) => s.held_bytes(),
+            App::Tls(t) => t.session.held_bytes(),
+            App::Klap(k) => k.held_bytes(),
+            App::Unknown | App::Other => 0,
+        }
+    }
+
+    /// Drops and frees the partial messages of both directions, as a gap
+    /// would (a TLS flow stops being parsed; the framers hunt).
+    fn release(&mut self) {
+        match self {
+            App::Tplink(s) => {
+                s.on_gap(Direction::ToServer, 0);
+                s.on_gap(Direction::ToClient, 0);
+            }
+            App::Tls(t) => {
+                t.session.on_gap(Direction::ToServer, 0);
+                t.session.on_gap(Direction::ToClient, 0);
+            }
+            App::Klap(k) => k.release(),
+            App::Unknown | App::Other => {}
+        }
+    }
 }
 
 struct TlsFlow {
@@ -422,6 +463,12 @@ impl Watcher {
             .iter()
             .map(|f| f.tcp[0].buffered_bytes() + f.tcp[1].buffered_bytes())
             .sum()
+    }
+
+    /// Heap bytes the decoders of every open flow hold, counted afresh
+    /// (`O(flows)`): what [`WatchStats::decoder_held`] tracks per segment.
+    pub fn decoder_held_recount(&self) -> usize {
+        self.flows.iter().map(|f| f.state.app.held_bytes()).sum()
     }
 
     pub fn flow_stats(&self) -> crate::flows::table::TableStats {
@@ -763,6 +810,7 @@ impl WatchCore<'_> {
         let mut klap_events = Vec::new();
         let klap = &mut *self.klap;
         let now = dur(ts);
+        let held_before = state.app.held_bytes();
         let mut on_event = |ev: StreamEvent<'_>| match (&mut state.app, ev) {
             (App::Klap(k), StreamEvent::Data(d)) => {
                 k.on_data(ddir, d, klap, pair, &mut klap_events)
@@ -794,6 +842,14 @@ impl WatchCore<'_> {
             after = stream.buffered_bytes();
         }
         self.stats.tcp_buffered = others + after;
+        let mut held = state.app.held_bytes();
+        let others = self.stats.decoder_held.saturating_sub(held_before);
+        if held > 0 && others + held > MAX_DECODER_HELD_TOTAL {
+            state.app.release();
+            self.stats.decoder_budget_releases += 1;
+            held = state.app.held_bytes();
+        }
+        self.stats.decoder_held = others + held;
         let key = flow.key;
         let client = key.src(to_server_dir);
         let server = key.dst(to_server_dir);
@@ -1171,6 +1227,8 @@ impl WatchCore<'_> {
             self.stats.flows_expired += 1;
             let held = f.tcp[0].buffered_bytes() + f.tcp[1].buffered_bytes();
             self.stats.tcp_buffered = self.stats.tcp_buffered.saturating_sub(held);
+            let held = f.state.app.held_bytes();
+            self.stats.decoder_held = self.stats.decoder_held.saturating_sub(held);
             if let App::Tls(_) = f.state.app {
                 cloud_event(&mut f, "closed", self.names, self.inventory, self.events);
             }

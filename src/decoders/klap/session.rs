@@ -318,6 +318,21 @@ impl KlapConn {
         }
     }
 
+    /// Heap bytes the two HTTP parsers hold.
+    pub fn held_bytes(&self) -> usize {
+        self.parsers.iter().map(HttpParser::held_bytes).sum()
+    }
+
+    /// Drops and frees both directions' partial messages (a memory budget
+    /// across connections): like a gap in each, requests are unpaired.
+    pub fn release(&mut self) {
+        for p in &mut self.parsers {
+            p.release();
+        }
+        self.unpaired += self.pending.len() as u64;
+        self.pending.clear();
+    }
+
     pub fn on_gap(&mut self, dir: Direction, len: u64) {
         self.parsers[dir.index()].on_gap(len);
         // Requests may have been lost: pairing by order is no longer safe.

@@ -197,6 +197,11 @@ impl XorFramer {
         out
     }
 
+    /// Heap bytes this framer holds (its partial message's allocation).
+    pub fn held_bytes(&self) -> usize {
+        self.body.capacity()
+    }
+
     /// The stream lost `len` bytes: drop any partial message and hunt.
     pub fn on_gap(&mut self, _len: u64) {
         self.stats.gaps += 1;

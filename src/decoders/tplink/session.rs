@@ -106,6 +106,11 @@ impl TplinkSession {
         self.framers[dir.index()].on_gap(len);
     }
 
+    /// Heap bytes the two framers hold (partial messages).
+    pub fn held_bytes(&self) -> usize {
+        self.framers.iter().map(XorFramer::held_bytes).sum()
+    }
+
     /// Requests sent but not answered (so far).
     pub fn unanswered(&self) -> usize {
         self.pending.len()
