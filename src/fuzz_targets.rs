@@ -642,11 +642,22 @@ pub fn watch_radiotap_run(data: &[u8]) -> Watcher {
             }
         }
         w.drain_events().for_each(drop);
+        check_memory_gauges(&w);
     }
     w.finish();
     w.drain_events().for_each(drop);
+    check_memory_gauges(&w);
     assert!(w.engine.counters.balanced(), "{:?}", w.engine.counters);
     w
+}
+
+/// The watcher's per-segment memory gauges (what its global budgets are
+/// enforced on) equal a recount over every open flow, and stay in budget.
+fn check_memory_gauges(w: &Watcher) {
+    assert_eq!(w.stats.tcp_buffered, w.tcp_buffered_recount());
+    assert_eq!(w.stats.decoder_held, w.decoder_held_recount());
+    assert!(w.stats.tcp_buffered <= crate::watch::MAX_TCP_BUFFERED_TOTAL);
+    assert!(w.stats.decoder_held <= crate::watch::MAX_DECODER_HELD_TOTAL);
 }
 
 /// The whole stack, wired side: records are Ethernet frames for
@@ -666,9 +677,11 @@ pub fn watch_ethernet(data: &[u8]) {
         };
         w.process_plain(t, dlt, rec);
         w.drain_events().for_each(drop);
+        check_memory_gauges(&w);
     }
     w.finish();
     w.drain_events().for_each(drop);
+    check_memory_gauges(&w);
 }
 
 fn advance(t: &mut Ts, steps: u8) {
