@@ -384,7 +384,9 @@ pub fn llc_ip(data: &[u8]) {
 /// TCP reassembly: records are segments, `tag` the TCP flags, the first four
 /// bytes of each record its sequence number (big-endian), the rest payload.
 /// Checks the stream bounds: buffered bytes under the cap, every reported
-/// byte (data or gap) accounted for by the stream offset.
+/// byte (data or gap) accounted for by the stream offset. The URG flag
+/// (irrelevant to reassembly) in a tag also gives up the holes after that
+/// segment, as the watcher's global budget does: nothing stays buffered.
 pub fn tcp_reassembly(data: &[u8]) {
     let mut s = TcpStream::new();
     let mut reported = 0u64;
@@ -400,6 +402,10 @@ pub fn tcp_reassembly(data: &[u8]) {
         };
         s.push(seq, TcpFlags(tag), payload, &mut count);
         assert!(s.buffered_bytes() <= crate::flows::tcp::MAX_BUFFERED_PER_DIRECTION);
+        if tag & 0x20 != 0 {
+            s.give_up_holes(&mut count);
+            assert_eq!(s.buffered_bytes(), 0);
+        }
     }
     s.flush(&mut count);
     assert_eq!(reported, s.stream_offset());
