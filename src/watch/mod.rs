@@ -7,8 +7,11 @@
 //! the cloud ports), the device inventory, and the [`Event`]s it emits.
 //!
 //! Ordering: events come out in capture order of the packet that completed
-//! them. Bounds: the flow table ([`MAX_FLOWS`], idle expiry [`IDLE_TIMEOUT`]),
-//! the decoders' own caps, the name table's and the inventory's.
+//! them. Bounds: the flow table ([`MAX_FLOWS`], idle expiry [`IDLE_TIMEOUT`],
+//! payload-less flows evicted first when full), two budgets across all flows
+//! kept by per-segment gauges ([`MAX_TCP_BUFFERED_TOTAL`] for out-of-order
+//! TCP bytes, [`MAX_DECODER_HELD_TOTAL`] for decoders' partial messages), the
+//! decoders' own caps, the name table's and the inventory's.
 
 pub mod inventory;
 
