@@ -402,7 +402,7 @@ pub fn tcp_reassembly(data: &[u8]) {
         };
         s.push(seq, TcpFlags(tag), payload, &mut count);
         assert!(s.buffered_bytes() <= crate::flows::tcp::MAX_BUFFERED_PER_DIRECTION);
-        if tag & 0x20 != 0 {
+        if tag & TcpFlags::URG != 0 {
             s.give_up_holes(&mut count);
             assert_eq!(s.buffered_bytes(), 0);
         }

@@ -121,11 +121,13 @@ impl HealthTracker {
         // Parse the radiotap header only when it may hold MCS or VHT info: a
         // first presence word without those bits and without extensions
         // settles it (most headers, and a per-frame cost saved).
-        let rate_info = raw.get(4..8).is_some_and(|p| {
-            let p = u32::from_le_bytes([p[0], p[1], p[2], p[3]]);
-            p & (1 << bit::MCS | 1 << bit::VHT | 1 << bit::EXT) != 0
-        });
-        if link == LinkKind::Radiotap && rate_info {
+        let rate_info = || {
+            raw.get(4..8).is_some_and(|p| {
+                let p = u32::from_le_bytes([p[0], p[1], p[2], p[3]]);
+                p & (1 << bit::MCS | 1 << bit::VHT | 1 << bit::EXT) != 0
+            })
+        };
+        if link == LinkKind::Radiotap && rate_info() {
             if let Ok(rt) = Radiotap::parse(raw) {
                 if let Some((_known, flags, idx)) = rt.mcs() {
                     h.max_mcs = h.max_mcs.max(Some(idx % 8));

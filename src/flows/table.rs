@@ -172,6 +172,11 @@ impl<S> Flow<S> {
     fn is_current_no_payload(&self, serial: u64) -> bool {
         self.serial == serial && self.bytes == [0, 0]
     }
+    /// Out-of-order bytes its two TCP streams hold.
+    pub fn tcp_buffered_bytes(&self) -> usize {
+        self.tcp[0].buffered_bytes() + self.tcp[1].buffered_bytes()
+    }
+
     /// Endpoint that initiated the flow (the client).
     pub fn initiator(&self) -> SocketAddr {
         self.key.src(self.initiator_dir)

@@ -462,10 +462,7 @@ impl Watcher {
     /// Out-of-order TCP bytes buffered by every open flow, counted afresh
     /// (`O(flows)`): what [`WatchStats::tcp_buffered`] tracks per segment.
     pub fn tcp_buffered_recount(&self) -> usize {
-        self.flows
-            .iter()
-            .map(|f| f.tcp[0].buffered_bytes() + f.tcp[1].buffered_bytes())
-            .sum()
+        self.flows.iter().map(Flow::tcp_buffered_bytes).sum()
     }
 
     /// Heap bytes the decoders of every open flow hold, counted afresh
@@ -1228,7 +1225,7 @@ impl WatchCore<'_> {
         };
         for mut f in gone {
             self.stats.flows_expired += 1;
-            let held = f.tcp[0].buffered_bytes() + f.tcp[1].buffered_bytes();
+            let held = f.tcp_buffered_bytes();
             self.stats.tcp_buffered = self.stats.tcp_buffered.saturating_sub(held);
             let held = f.state.app.held_bytes();
             self.stats.decoder_held = self.stats.decoder_held.saturating_sub(held);
