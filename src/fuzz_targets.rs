@@ -17,7 +17,7 @@
 
 use std::sync::OnceLock;
 
-use crate::capture::link::{self, LinkKind};
+use crate::crypto::{ccmp, tkip};
 use crate::decoders::Direction;
 use crate::decoders::tls_meta::TlsSession;
 use crate::decoders::tplink::discovery::parse_tdp;
@@ -25,21 +25,21 @@ use crate::decoders::tplink::message::TplinkMessage;
 use crate::decoders::tplink::parser::{FramerEvent, XorFramer, decode_udp, encode_tcp};
 use crate::decoders::tplink::session::TplinkSession;
 use crate::decoders::tplink::xor;
-use crate::engine::Ts;
 use crate::flows::ip;
 use crate::flows::names::{NameTable, parse_dns_answers};
 use crate::flows::tcp::{StreamEvent, TcpFlags, TcpStream};
 use crate::synth::frames::{self as sf, DataOpts, Radio};
 use crate::watch::{WatchOptions, Watcher};
+use crate::wire::Ts;
 use crate::wire::dot11::{AmsduIter, Dot11};
 use crate::wire::eapol::EapolKey;
+use crate::wire::link::{self, LinkKind};
 use crate::wire::radiotap::Radiotap;
 use crate::wire::{MacAddr, llc, rsn};
 use crate::wpa::gtk;
 use crate::wpa::handshake::{NetworkSecret, Secret, Tracker};
 use crate::wpa::keys::{Passphrase, Pmk};
 use crate::wpa::keystore::KeyStore;
-use crate::{ccmp, tkip};
 
 /// Most records one input is split into: keeps one execution short.
 pub const MAX_RECORDS: usize = 256;
@@ -102,7 +102,7 @@ fn split_key(data: &[u8]) -> ([u8; 16], &[u8]) {
 /// Radiotap (and Prism, PPI, bare 802.11) link headers: `locate_dot11` for
 /// every link type, and every radiotap accessor.
 pub fn radiotap(data: &[u8]) {
-    if let Ok(rt) = Radiotap::parse(data) {
+    if let Ok(rt) = Radiotap::new_checked(data) {
         assert!(rt.len() <= data.len());
         let _ = (rt.as_bytes(), rt.present(), rt.truncated_fields());
         for b in 0..64 {
@@ -159,18 +159,18 @@ pub fn dot11(data: &[u8]) {
     for skip in [0, 4, 6, 10, 12] {
         let ies = body.get(skip..).unwrap_or(&[]);
         for (_, b) in rsn::elements(ies).take(1024) {
-            let _ = rsn::parse_rsn(b);
+            let _ = rsn::RsnInfo::parse(b);
         }
         let _ = rsn::ssid_from_elements(ies);
         if let Some(b) = rsn::rsn_element(ies) {
-            let _ = rsn::parse_rsn(b);
+            let _ = rsn::RsnInfo::parse(b);
         }
         if let Some(b) = rsn::wpa_vendor_element(ies) {
-            let _ = rsn::parse_wpa_vendor(b);
+            let _ = rsn::RsnInfo::parse_wpa_vendor(b);
         }
     }
-    let _ = rsn::parse_rsn(body);
-    let _ = rsn::parse_wpa_vendor(body);
+    let _ = rsn::RsnInfo::parse(body);
+    let _ = rsn::RsnInfo::parse_wpa_vendor(body);
     let _ = llc::parse_snap(body);
     let mut it = AmsduIter::new(body);
     for sf in it.by_ref().take(4096) {
@@ -196,6 +196,13 @@ pub fn eapol(data: &[u8]) {
     let mut keys = KeyStore::new();
     let mut out = Vec::new();
     for (tag, frame) in Records::new(data) {
+        // Every MIC length (16, 24 for Suite B 192, 32), and the detection.
+        for hint in [None, Some(16), Some(24), Some(32)] {
+            if let Ok(Some(k)) = EapolKey::detect(frame, hint) {
+                assert!(k.frame().len() <= frame.len());
+                let _ = (k.mic(), k.key_data(), k.message(), k.mic_len());
+            }
+        }
         if let Ok(Some(k)) = EapolKey::new_checked(frame) {
             assert!(k.frame().len() <= frame.len());
             let _ = (k.descriptor_type(), k.key_info(), k.version());
@@ -255,8 +262,8 @@ pub fn ccmp_decrypt(data: &[u8]) {
 /// in a batch), bit 7 encrypts the record first (header = its first bytes), so
 /// both verified and failing frames of every length share a batch.
 pub fn ccmp_batch(data: &[u8]) {
-    use crate::ccmp::CcmpKey;
-    use crate::ccmp_mb::{Backend, Job, MbKey, decrypt_batch_with};
+    use crate::crypto::ccmp::CcmpKey;
+    use crate::crypto::ccmp_mb::{Backend, Job, MbKey, decrypt_batch_with};
     let (tk, rest) = split_key(data);
     let mut tk2 = tk;
     tk2[15] ^= 0x5a;
@@ -341,6 +348,225 @@ pub fn tkip_decrypt(data: &[u8]) {
         let hdr = tkip::decrypt_mpdu(&tk, ta, &f, hdr_len, &mut out).expect("round trip");
         assert_eq!(hdr.tsc, tsc);
         assert_eq!(out, pt);
+    }
+}
+
+/// GCMP-128, GCMP-256 and CCMP-256: decrypt under the key in the first 32
+/// bytes (GCMP-128 uses its first 16), byte 33 selects the cipher (bits 6-7)
+/// and the MAC header length (mod 40). Then encrypt-then-decrypt of the input
+/// must round-trip.
+pub fn gcmp_decrypt(data: &[u8]) {
+    let Some((key, rest)) = data.split_first_chunk::<32>() else {
+        return;
+    };
+    let Some((&sel, frame)) = rest.split_first() else {
+        return;
+    };
+    let hdr_len = usize::from(sel & 0x3f) % 40;
+    let mut out = Vec::new();
+    let which = sel >> 6;
+    let dec = |f: &[u8], out: &mut Vec<u8>| match which {
+        0 => crate::crypto::gcmp::decrypt(&key[..16], f, hdr_len, out),
+        1 => crate::crypto::gcmp::decrypt(key, f, hdr_len, out),
+        _ => ccmp::decrypt_256(key, f, hdr_len, out),
+    };
+    match dec(frame, &mut out) {
+        Ok(_) => assert!(out.len() <= frame.len()),
+        Err(_) => assert!(out.is_empty()),
+    }
+    if frame.len() >= hdr_len && hdr_len >= min_mac_header(frame) && frame.len() <= 4096 {
+        let (header, pt) = frame.split_at(hdr_len);
+        let pn = u64::from(sel) << 8 | pt.len() as u64;
+        let f = match which {
+            0 => crate::crypto::gcmp::encrypt(&key[..16], header, pn, sel, pt),
+            1 => crate::crypto::gcmp::encrypt(key, header, pn, sel, pt),
+            _ => ccmp::encrypt_256(key, header, pn, sel, pt),
+        };
+        let hdr = dec(&f, &mut out).expect("round trip");
+        assert_eq!(hdr.pn, pn);
+        assert_eq!(out, pt);
+    }
+}
+
+/// BIP (CMAC-128/256, GMAC-128/256): verify the frame after a 32-byte IGTK
+/// and a selector byte (bits 0-1: algorithm) under each algorithm, then
+/// protect-then-verify must round-trip.
+pub fn bip(data: &[u8]) {
+    use crate::crypto::bip::{self, BipAlgo};
+    let Some((key, rest)) = data.split_first_chunk::<32>() else {
+        return;
+    };
+    let Some((&sel, frame)) = rest.split_first() else {
+        return;
+    };
+    let algos = [
+        BipAlgo::Cmac128,
+        BipAlgo::Cmac256,
+        BipAlgo::Gmac128,
+        BipAlgo::Gmac256,
+    ];
+    for a in algos {
+        let k = &key[..a.key_len()];
+        if let Ok(m) = bip::verify(a, k, frame) {
+            assert!(m.mic_offset + a.mic_len() == frame.len());
+        }
+        let _ = bip::mme(frame, a.mic_len());
+    }
+    let a = algos[usize::from(sel & 3)];
+    if frame.len() >= 24 && frame.len() <= 4096 {
+        let p = bip::protect(
+            a,
+            &key[..a.key_len()],
+            frame,
+            u16::from(sel),
+            u64::from(sel),
+        );
+        let m = bip::verify(a, &key[..a.key_len()], &p).expect("round trip");
+        assert_eq!(m.ipn, u64::from(sel));
+    }
+}
+
+/// The fragment cache's receiver rules ([`crate::engine::defrag`]). Each
+/// record is one fragment: tag bits 0-1 pick the transmitter, bit 2 the key
+/// instance, bit 3 makes it plaintext, bits 4-7 are the fragment number;
+/// bytes 0-1 the sequence number, byte 2 flags (bit 0 More Fragments, bit 1
+/// then flush the link, bit 2 then flush the group, bit 3 TKIP), bytes 3-8
+/// the PN, the rest the body. The cache never holds more than its cap, and a
+/// reassembled MSDU is never longer than `MAX_MSDU_LEN`.
+pub fn defrag(data: &[u8]) {
+    use crate::engine::defrag::{Defragmenter, Fragment, MAX_FRAGMENT_CHAINS, MAX_MSDU_LEN};
+    use crate::wpa::keys::{Cipher, TemporalKey};
+    use crate::wpa::keystore::KeyEntry;
+    use std::sync::Arc;
+    let key = |serial: u64, c: Cipher| {
+        Arc::new(KeyEntry {
+            serial,
+            tk: TemporalKey::new(c, &[serial as u8; 32]).expect("32 bytes"),
+            bssid: MacAddr([1; 6]),
+            sta: Some(MacAddr([2; 6])),
+            key_id: 0,
+        })
+    };
+    let keys = [
+        key(1, Cipher::Ccmp),
+        key(2, Cipher::Ccmp),
+        key(3, Cipher::Tkip),
+        key(4, Cipher::Tkip),
+    ];
+    let mut d = Defragmenter::default();
+    let hdr = [0x88u8, 0x41, 0, 0];
+    for (tag, rec) in Records::new(data) {
+        let [s0, s1, flags, p @ ..] = rec else {
+            continue;
+        };
+        let (pn, body) = if p.len() >= 6 {
+            let mut b = [0u8; 8];
+            b[..6].copy_from_slice(&p[..6]);
+            (u64::from_le_bytes(b), &p[6..])
+        } else {
+            (0, &[][..])
+        };
+        let ta = MacAddr([2, 0, 0, 0, 0, tag & 3]);
+        let ra = if flags & 4 != 0 {
+            MacAddr::BROADCAST
+        } else {
+            MacAddr([1; 6])
+        };
+        let seq = u16::from_le_bytes([*s0, *s1]) & 0x0fff;
+        let frag = tag >> 4;
+        if tag & 8 != 0 {
+            let _ = d.push_plaintext(ta, ra, seq, frag, 1);
+        } else {
+            let k = usize::from(tag >> 2 & 1) + if flags & 8 != 0 { 2 } else { 0 };
+            let r = d.push(Fragment {
+                ta,
+                ra,
+                seq,
+                frag,
+                more: flags & 1 != 0,
+                header: &hdr,
+                body,
+                key: keys[k].clone(),
+                pn,
+                frame: 1,
+            });
+            match r {
+                Ok(Some(m)) => assert!(m.body.len() <= MAX_MSDU_LEN),
+                Ok(None) => {}
+                Err(e) => {
+                    let _ = e.reason();
+                }
+            }
+        }
+        if flags & 2 != 0 {
+            d.flush_link(ta, ra);
+        }
+        if flags & 4 != 0 {
+            d.flush_group(ta);
+        }
+        assert!(d.len() <= MAX_FRAGMENT_CHAINS);
+    }
+}
+
+/// Wireshark's `80211_keys` file: the parser never panics, and its errors
+/// name a line, never the text.
+pub fn wireshark_keys(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    match crate::cli::config::parse_wireshark_keys(text) {
+        Ok(keys) => {
+            assert!(keys.len() <= crate::cli::config::MAX_KEYS);
+            let _ = format!("{keys:?}");
+        }
+        Err((line, _)) => assert!(line >= 1 && line <= text.lines().count().max(1)),
+    }
+}
+
+/// Fast BSS transition and the management frames the tracker reads: the
+/// MDE, FTE (both MIC lengths) and RSNE views on the record's bytes, then the
+/// record as a management frame (tag bits 0-3: subtype) through
+/// `Tracker::on_mgmt`, with a PMK configured; under `cfg(fuzzing)` FT MICs
+/// verify, so fuzzed reassociation responses reach GTK and IGTK unwrapping.
+pub fn ft(data: &[u8]) {
+    let mut tracker = Tracker::new(vec![
+        NetworkSecret {
+            ssid: Some(b"fuzz".to_vec()),
+            secret: Secret::Pmk(Pmk::new([0x5a; 32])),
+        },
+        NetworkSecret {
+            ssid: None,
+            secret: Secret::Passphrase(Passphrase::new("fuzz passphrase".into())),
+        },
+    ]);
+    let mut keys = KeyStore::new();
+    for (tag, rec) in Records::new(data) {
+        let _ = rsn::parse_mde(rec);
+        for m in [16, 24] {
+            if let Some(f) = rsn::parse_fte(rec, m) {
+                assert!(f.mic.len() == m);
+            }
+        }
+        for id in [rsn::ID_RSN, rsn::ID_MDE, rsn::ID_FTE] {
+            if let Some(e) = rsn::raw_element(rec, id) {
+                assert!(e.len() >= 2 && e.len() <= rec.len());
+            }
+        }
+        let mut f = sf::mgmt_header(
+            tag & 0x0f,
+            MacAddr([2, 0, 0, 0, 0, tag >> 4 & 1]),
+            MacAddr([2, 0, 0, 0, 0, (tag >> 4 & 1) ^ 1]),
+            MacAddr([2, 0, 0, 0, 0, 0]),
+            1,
+        );
+        f.extend_from_slice(rec);
+        if let Ok(d) = Dot11::new_checked(&f, false) {
+            tracker.learn_ssid(MacAddr([2, 0, 0, 0, 0, 0]), b"fuzz");
+            let _ = tracker.on_mgmt(&mut keys, &d);
+        }
+    }
+    for ((b, s), st) in tracker.stations() {
+        let _ = (st.status.describe(), tracker.describe_station(*b, *s));
     }
 }
 
@@ -535,6 +761,368 @@ pub fn klap_http(data: &[u8]) {
     p.push(data, &mut ev);
 }
 
+/// Drives one [`crate::decoders::StreamDecoder`] over records (tag bit 0 =
+/// direction, bit 1 = a gap before the record, bit 2 of the first byte =
+/// mid-stream, bit 3 = release before the record), checking the memory
+/// contract: nothing held after a release.
+fn stream_decoder(
+    data: &[u8],
+    reg: &crate::decoders::Registration,
+    shared: &mut crate::decoders::Shared,
+) {
+    use crate::decoders::{Ctx, Decoder, FlowMeta, Probe};
+    let Decoder::Stream(new) = reg.decoder else {
+        return;
+    };
+    let client: std::net::SocketAddr = ([192, 168, 1, 5], 50000).into();
+    let server: std::net::SocketAddr =
+        ([192, 168, 1, 30], reg.ports.first().copied().unwrap_or(80)).into();
+    let mid = data.first().is_some_and(|b| b & 4 != 0);
+    let mut dec = new(&Probe {
+        src: client,
+        dst: server,
+        payload: &[],
+        syn: !mid,
+        mid_stream: mid,
+        shared,
+    });
+    let mut out = Vec::new();
+    for (tag, rec) in Records::new(data) {
+        let dir = if tag & 1 == 0 {
+            Direction::ToServer
+        } else {
+            Direction::ToClient
+        };
+        let mut cx = Ctx {
+            ts: Ts::default(),
+            client,
+            server,
+            shared,
+            flow: FlowMeta::default(),
+        };
+        if tag & 8 != 0 {
+            dec.release();
+            assert_eq!(
+                dec.held_bytes(),
+                0,
+                "{} holds bytes after release",
+                reg.name
+            );
+        }
+        if tag & 2 != 0 {
+            dec.on_gap(&mut cx, dir, u64::from(tag >> 4), &mut out);
+        }
+        dec.on_data(&mut cx, dir, rec, &mut out);
+        assert!(
+            dec.held_bytes() <= 4 * 1024 * 1024,
+            "{} holds {}",
+            reg.name,
+            dec.held_bytes()
+        );
+        if out.len() > 1024 {
+            out.clear();
+        }
+    }
+}
+
+/// Shelly on port 80: Gen1 HTTP, Gen2 RPC over HTTP and, after an upgrade,
+/// over WebSocket.
+pub fn shelly_http(data: &[u8]) {
+    let mut shared = crate::decoders::Shared::new(crate::decoders::DecoderConfig::default());
+    stream_decoder(data, &crate::decoders::shelly::HTTP, &mut shared);
+}
+
+/// The RFC 6455 framer alone (records alternate nothing: one direction),
+/// tag bit 1 = a gap before the record.
+pub fn websocket(data: &[u8]) {
+    use crate::decoders::websocket::{MAX_HEADER, MAX_MESSAGE, WsFramer};
+    let mut f = WsFramer::new();
+    let mut out = Vec::new();
+    for (tag, rec) in Records::new(data) {
+        if tag & 2 != 0 {
+            f.on_gap(u64::from(tag >> 4));
+        }
+        f.push(rec, &mut out);
+        assert!(f.held_bytes() <= 2 * (MAX_MESSAGE + MAX_HEADER) + 64);
+        out.clear();
+    }
+}
+
+/// CoIoT datagrams (one per record), sharing `/cit/d` descriptions across
+/// them; also the bare CoAP view.
+pub fn coiot(data: &[u8]) {
+    use crate::decoders::{Ctx, FlowMeta, Shared};
+    let mut shared = Shared::new(crate::decoders::DecoderConfig::default());
+    let mut out = Vec::new();
+    let _ = crate::decoders::coap::CoapMessage::parse(data);
+    for (tag, rec) in Records::new(data) {
+        let mut cx = Ctx {
+            ts: Ts::default(),
+            client: ([224, 0, 1, 187], 5683).into(),
+            server: ([192, 168, 1, 30 + (tag & 3)], 5683).into(),
+            shared: &mut shared,
+            flow: FlowMeta::default(),
+        };
+        let dir = if tag & 4 == 0 {
+            Direction::ToClient
+        } else {
+            Direction::ToServer
+        };
+        crate::decoders::shelly::coiot::decode_datagram(&mut cx, dir, rec, &mut out);
+        out.clear();
+    }
+}
+
+/// Wemo UPnP over HTTP, and the two XML readers on the raw bytes.
+pub fn wemo_http(data: &[u8]) {
+    let mut shared = crate::decoders::Shared::new(crate::decoders::DecoderConfig::default());
+    stream_decoder(data, &crate::decoders::wemo::UPNP, &mut shared);
+    let _ = crate::decoders::wemo::xml::soap(data);
+    let _ = crate::decoders::wemo::xml::setup_xml(data);
+}
+
+/// Meross `POST /config` with a configured key.
+pub fn meross_http(data: &[u8]) {
+    let mut shared = crate::decoders::Shared::new(crate::decoders::DecoderConfig {
+        meross_keys: vec![crate::decoders::meross::MerossKey::new(
+            "fuzz",
+            crate::synth::meross::USER_KEY,
+        )],
+        ..crate::decoders::DecoderConfig::default()
+    });
+    stream_decoder(data, &crate::decoders::meross::HTTP, &mut shared);
+}
+
+/// A decoder state with the synthetic eWeLink device's key configured, so
+/// the discovery targets reach decryption.
+fn discovery_shared() -> crate::decoders::Shared {
+    use crate::decoders::ewelink::crypto::{DeviceKey, EwelinkDevice};
+    use crate::synth::ewelink as sew;
+    crate::decoders::Shared::new(crate::decoders::DecoderConfig {
+        ewelink_devices: vec![EwelinkDevice {
+            id: sew::DEVICE_ID.into(),
+            label: "ewelink_device #1".into(),
+            key: DeviceKey::from_devicekey(sew::DEVICE_KEY),
+        }],
+        ..Default::default()
+    })
+}
+
+fn discovery_ctx<'a>(
+    shared: &'a mut crate::decoders::Shared,
+    client: &str,
+    server: &str,
+) -> crate::decoders::Ctx<'a> {
+    crate::decoders::Ctx {
+        ts: Ts::default(),
+        client: client.parse().expect("literal"),
+        server: server.parse().expect("literal"),
+        shared,
+        flow: Default::default(),
+    }
+}
+
+/// One UDP datagram decoder over records (tag bit 0 = direction); the
+/// shared state carries over, so learned ports and Matter peers grow.
+fn datagrams(data: &[u8], f: crate::decoders::DatagramFn, server: &str) {
+    let mut sh = discovery_shared();
+    let mut cx = discovery_ctx(&mut sh, "192.168.0.23:5353", server);
+    let mut out = Vec::new();
+    for (tag, rec) in Records::new(data) {
+        let dir = if tag & 1 == 0 {
+            Direction::ToServer
+        } else {
+            Direction::ToClient
+        };
+        f(&mut cx, dir, rec, &mut out);
+        out.clear();
+    }
+    assert!(cx.shared.services.len() <= crate::decoders::services::MAX_SERVICE_PORTS);
+}
+
+/// mDNS / DNS-SD datagrams (`decoders::mdns`, `wire::dns`), eWeLink TXT
+/// decryption with a configured key.
+pub fn mdns(data: &[u8]) {
+    datagrams(data, crate::decoders::mdns::on_datagram, "224.0.0.251:5353");
+}
+
+/// SSDP datagrams (`decoders::ssdp`, `decoders::http::parse_datagram`).
+pub fn ssdp(data: &[u8]) {
+    datagrams(
+        data,
+        crate::decoders::ssdp::on_datagram,
+        "239.255.255.250:1900",
+    );
+}
+
+/// DHCP as announcements (`decoders::dhcp`, `flows::names::parse_dhcp`).
+pub fn dhcp(data: &[u8]) {
+    datagrams(
+        data,
+        crate::decoders::dhcp::on_datagram,
+        "255.255.255.255:67",
+    );
+}
+
+/// A stream decoder over records: tag bit 0 = direction, bit 1 = a gap
+/// before the record, bit 2 = release (the memory budget), then close.
+fn stream(data: &[u8], mut d: Box<dyn crate::decoders::StreamDecoder>, server: &str) {
+    let mut sh = discovery_shared();
+    let mut cx = discovery_ctx(&mut sh, "192.168.0.23:50000", server);
+    let mut out = Vec::new();
+    for (tag, rec) in Records::new(data) {
+        let dir = if tag & 1 == 0 {
+            Direction::ToServer
+        } else {
+            Direction::ToClient
+        };
+        if tag & 2 != 0 {
+            d.on_gap(&mut cx, dir, u64::from(tag >> 3) + 1, &mut out);
+        }
+        d.on_data(&mut cx, dir, rec, &mut out);
+        if tag & 4 != 0 {
+            d.release();
+        }
+        assert!(
+            d.held_bytes()
+                <= 2 * (crate::decoders::http::MAX_HEAD + crate::decoders::http::MAX_BODY) + 4096
+        );
+        out.clear();
+    }
+    d.on_close(&mut cx, &mut out);
+}
+
+/// eWeLink LAN mode over HTTP (`decoders::ewelink::session`), both
+/// directions, gaps, mid-stream starts (first byte bit 3), a configured key.
+pub fn ewelink_http(data: &[u8]) {
+    let mid = data.first().is_some_and(|b| b & 8 != 0);
+    let d = Box::new(crate::decoders::ewelink::session::EwelinkConn::new(mid));
+    stream(data, d, "192.168.0.80:8081");
+}
+
+/// Matter: datagrams (first byte even) or a TCP stream (odd).
+pub fn matter(data: &[u8]) {
+    match data.split_first() {
+        Some((sel, rest)) if sel & 1 == 1 => stream(
+            rest,
+            Box::new(crate::decoders::matter::MatterStream::default()),
+            "[fe80::2]:5540",
+        ),
+        Some((_, rest)) => datagrams(rest, crate::decoders::matter::on_datagram, "[fe80::2]:5540"),
+        None => {}
+    }
+}
+
+/// HomeKit HAP connections (`decoders::homekit`).
+pub fn homekit(data: &[u8]) {
+    stream(
+        data,
+        Box::new(crate::decoders::homekit::HapConn::default()),
+        "192.168.0.71:51827",
+    );
+}
+
+/// Held bytes one [`crate::decoders::tuya::frame::Framer`] may report:
+/// its buffer holds at most `2 × MAX_FRAME_LEN` bytes, and amortised growth
+/// may leave up to twice that allocated.
+pub const TUYA_FRAMER_HELD_CAP: usize = 4 * crate::decoders::tuya::frame::MAX_FRAME_LEN;
+
+/// Tuya: the frame view and the payload layer of every version in both
+/// directions over the raw bytes, discovery datagrams, a seal-and-read round
+/// trip of the bytes as a payload, and a two-direction
+/// [`crate::decoders::tuya::session::TuyaStream`] with the demo plug's key
+/// configured. Records: tag bit 0 is the direction, bit 1 a gap before the
+/// record, bit 2 (first record) a connection seen mid-stream, bit 3 (first
+/// record) no key configured. The held bytes stay within
+/// [`TUYA_FRAMER_HELD_CAP`] per direction and drop to 0 on release.
+pub fn tuya(data: &[u8]) {
+    use crate::decoders::tuya::codec::{self, Outgoing, Sender, Version, looks_like_text};
+    use crate::decoders::tuya::command::Command;
+    use crate::decoders::tuya::frame::Frame;
+    use crate::decoders::tuya::keys::TuyaDeviceKey;
+    use crate::decoders::tuya::session::TuyaStream;
+    use crate::decoders::tuya::{crypto::TuyaKey, discovery};
+    use crate::decoders::{Ctx, DecoderConfig, FlowMeta, Shared, StreamDecoder};
+    use crate::synth::tuya::{DEMO_DEVICE_ID, DEMO_LOCAL_KEY};
+
+    let key = TuyaKey::from_local_key_str(DEMO_LOCAL_KEY).expect("16 characters");
+    let _ = discovery::decode(data);
+    if let Ok(f) = Frame::parse(data) {
+        let _ = (f.crc_ok(), f.hmac_ok(&key), f.gcm_parts(), f.unknown());
+        for v in Version::ALL {
+            for s in [Sender::Client, Sender::Device] {
+                let _ = codec::decode(&f, v, s, Some(&key));
+                let _ = codec::decode(&f, v, s, None);
+            }
+        }
+    }
+    if data.len() <= 2048 {
+        for v in Version::ALL {
+            let sealed = Outgoing::client(v, 1, Command::CONTROL, data).seal(&key);
+            let f = Frame::parse(&sealed).expect("our own frame parses");
+            let back = codec::decode(&f, v, Sender::Client, Some(&key));
+            if v >= Version::V34 || v == Version::V31 || looks_like_text(data) {
+                let p = back.expect("our own frame decodes");
+                assert_eq!(p.payload.as_slice(), data, "{v:?}");
+            }
+        }
+    }
+    let first = data.first().copied().unwrap_or(0);
+    let devices = if first & 8 == 0 {
+        vec![TuyaDeviceKey {
+            id: DEMO_DEVICE_ID.into(),
+            local_key: key,
+            ip: Some(std::net::IpAddr::from([192, 168, 1, 50])),
+            version: None,
+            label: "tuya_device #1".into(),
+        }]
+    } else {
+        Vec::new()
+    };
+    let mut shared = Shared::new(DecoderConfig {
+        tuya_devices: devices,
+        ..DecoderConfig::default()
+    });
+    let mut s = TuyaStream::new(first & 4 != 0);
+    let mut out = Vec::new();
+    for (tag, rec) in Records::new(data) {
+        let dir = if tag & 1 == 0 {
+            Direction::ToServer
+        } else {
+            Direction::ToClient
+        };
+        let mut cx = Ctx {
+            ts: Ts::default(),
+            client: std::net::SocketAddr::from(([192, 168, 1, 23], 50123)),
+            server: std::net::SocketAddr::from(([192, 168, 1, 50], 6668)),
+            shared: &mut shared,
+            flow: FlowMeta::default(),
+        };
+        if tag & 2 != 0 {
+            s.on_gap(&mut cx, dir, 1, &mut out);
+        }
+        s.on_data(&mut cx, dir, rec, &mut out);
+        assert!(
+            s.held_bytes() <= 2 * TUYA_FRAMER_HELD_CAP,
+            "{}",
+            s.held_bytes()
+        );
+        if out.len() > 1024 {
+            out.clear();
+        }
+        let mut cx = Ctx {
+            ts: Ts::default(),
+            client: std::net::SocketAddr::from(([192, 168, 1, 50], 6667)),
+            server: std::net::SocketAddr::from(([255, 255, 255, 255], 6667)),
+            shared: &mut shared,
+            flow: FlowMeta::default(),
+        };
+        discovery::on_datagram(&mut cx, dir, rec, &mut out);
+    }
+    s.release();
+    assert_eq!(s.held_bytes(), 0);
+}
+
 /// The TOML configuration file.
 pub fn config(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
@@ -545,6 +1133,15 @@ pub fn config(data: &[u8]) {
             if let Ok(nets) = c.networks("fuzz.toml") {
                 // Debug of the secrets never shows them.
                 let _ = format!("{nets:?}");
+            }
+            if let Ok(keys) = c.meross_keys("fuzz.toml") {
+                let _ = format!("{keys:?}");
+            }
+            if let Ok(devs) = c.ewelink_devices("fuzz.toml") {
+                let _ = format!("{devs:?}");
+            }
+            if let Ok(devices) = c.tuya_devices("fuzz.toml") {
+                let _ = format!("{devices:?}");
             }
         }
         Err(e) => {
@@ -571,7 +1168,7 @@ fn demo_network() -> NetworkSecret {
 }
 
 /// The network of `captures/demo.pcapng` (see `captures/demo.toml`).
-pub const DEMO_SSID: &str = "plugsniff-demo";
+pub use crate::synth::scenario::DEMO_SSID;
 pub const DEMO_PASSPHRASE: &str = "correct horse battery";
 
 /// Record kinds of [`watch_radiotap`] (tag & 3).
@@ -598,10 +1195,7 @@ pub fn watch_radiotap(data: &[u8]) {
 /// [`watch_radiotap`], returning the watcher (for tests of the harness).
 pub fn watch_radiotap_run(data: &[u8]) -> Watcher {
     let mut w = Watcher::new(vec![demo_network()], WatchOptions::default());
-    let mut t = Ts {
-        sec: 1_700_000_000,
-        usec: 0,
-    };
+    let mut t = Ts::from_micros(1_700_000_000, 0);
     let mut pn = 1_000_000u64;
     for (tag, rec) in Records::new(data) {
         advance(&mut t, tag >> 2);
@@ -627,9 +1221,9 @@ pub fn watch_radiotap_run(data: &[u8]) -> Watcher {
                     |e| (e.bssid, e.sta.unwrap_or(MacAddr([2; 6]))),
                 );
                 let (dir, a1, a2, a3) = if k == kind::PROTECT {
-                    (sf::Dir::ToDs, bssid, sta, MacAddr::BROADCAST)
+                    (sf::DsDir::ToDs, bssid, sta, MacAddr::BROADCAST)
                 } else {
-                    (sf::Dir::FromDs, sta, bssid, bssid)
+                    (sf::DsDir::FromDs, sta, bssid, bssid)
                 };
                 let opts = DataOpts {
                     protected: key.is_some(),
@@ -660,20 +1254,17 @@ pub fn watch_radiotap_run(data: &[u8]) -> Watcher {
 /// The watcher's per-segment memory gauges (what its global budgets are
 /// enforced on) equal a recount over every open flow, and stay in budget.
 fn check_memory_gauges(w: &Watcher) {
-    assert_eq!(w.stats.tcp_buffered, w.tcp_buffered_recount());
-    assert_eq!(w.stats.decoder_held, w.decoder_held_recount());
-    assert!(w.stats.tcp_buffered <= crate::watch::MAX_TCP_BUFFERED_TOTAL);
-    assert!(w.stats.decoder_held <= crate::watch::MAX_DECODER_HELD_TOTAL);
+    assert_eq!(w.an.stats.tcp_buffered, w.tcp_buffered_recount());
+    assert_eq!(w.an.stats.decoder_held, w.decoder_held_recount());
+    assert!(w.an.stats.tcp_buffered <= crate::watch::MAX_TCP_BUFFERED_TOTAL);
+    assert!(w.an.stats.decoder_held <= crate::watch::MAX_DECODER_HELD_TOTAL);
 }
 
 /// The whole stack, wired side: records are Ethernet frames for
 /// [`Watcher::process_plain`]; the tag's upper six bits advance the clock.
 pub fn watch_ethernet(data: &[u8]) {
     let mut w = Watcher::new(Vec::new(), WatchOptions::default());
-    let mut t = Ts {
-        sec: 1_700_000_000,
-        usec: 0,
-    };
+    let mut t = Ts::from_micros(1_700_000_000, 0);
     for (tag, rec) in Records::new(data) {
         advance(&mut t, tag >> 2);
         let dlt = if tag & 3 == 3 {
@@ -691,9 +1282,68 @@ pub fn watch_ethernet(data: &[u8]) {
 }
 
 fn advance(t: &mut Ts, steps: u8) {
-    let us = u64::from(t.usec) + u64::from(steps) * 100_000;
+    let us = u64::from(t.usec()) + u64::from(steps) * 100_000;
     t.sec += (us / 1_000_000) as i64;
-    t.usec = (us % 1_000_000) as u32;
+    t.nsec = (us % 1_000_000) as u32 * 1000;
+}
+
+/// The pcap/pcapng reader (`capture::file::Reader`). The first byte picks
+/// how the rest is handed over: at most `1 + first` bytes per `read` into a
+/// buffer of `first` bytes (so records straddle buffer ends and pipes hand
+/// out odd pieces). Every frame and the final result must be the same as
+/// when the whole input is read at once; a clean end consumes every byte;
+/// no frame is longer than `MAX_CAPLEN`.
+pub fn pcap_reader(data: &[u8]) {
+    use crate::capture::file::{FileError, MAX_CAPLEN, Reader};
+    use std::io::Read;
+
+    struct Chunks<'a>(&'a [u8], usize);
+    impl Read for Chunks<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = self.1.min(buf.len()).min(self.0.len());
+            let (head, rest) = self.0.split_at(n);
+            buf[..n].copy_from_slice(head);
+            self.0 = rest;
+            Ok(n)
+        }
+    }
+    type Seen = (Ts, u32, i32, u32, Vec<u8>);
+    fn read_all(
+        r: Result<Reader<impl Read>, FileError>,
+        len: usize,
+    ) -> Result<Vec<Seen>, FileError> {
+        let mut r = r?;
+        let mut v = Vec::new();
+        loop {
+            match r.next_frame() {
+                Ok(Some(f)) => {
+                    assert!(f.data.len() <= MAX_CAPLEN as usize);
+                    v.push((f.ts, f.orig_len, f.dlt, f.interface, f.data.to_vec()));
+                    assert_eq!(r.frames(), v.len() as u64);
+                    assert!(r.bytes_read() <= len as u64);
+                }
+                Ok(None) => {
+                    assert_eq!(r.bytes_read(), len as u64);
+                    return Ok(v);
+                }
+                Err(e) => {
+                    assert_eq!(r.frames(), v.len() as u64);
+                    return Err(e);
+                }
+            }
+        }
+    }
+    let Some((&sel, file)) = data.split_first() else {
+        return;
+    };
+    let chunked = read_all(
+        Reader::with_read_size(Chunks(file, 1 + usize::from(sel)), usize::from(sel)),
+        file.len(),
+    );
+    // One read of the whole input (a 1 MiB buffer per input would slow the
+    // fuzzer tenfold under ASan for nothing).
+    let whole = read_all(Reader::with_read_size(file, file.len()), file.len());
+    assert_eq!(chunked, whole);
 }
 
 /// A fuzz entry point.
@@ -708,6 +1358,11 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("ccmp_decrypt", ccmp_decrypt),
     ("ccmp_batch", ccmp_batch),
     ("tkip_decrypt", tkip_decrypt),
+    ("gcmp_decrypt", gcmp_decrypt),
+    ("bip", bip),
+    ("defrag", defrag),
+    ("wireshark_keys", wireshark_keys),
+    ("ft", ft),
     ("llc_ip", llc_ip),
     ("tcp_reassembly", tcp_reassembly),
     ("tplink", tplink),
@@ -716,8 +1371,21 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("names", names),
     ("config", config),
     ("klap_http", klap_http),
+    ("shelly_http", shelly_http),
+    ("websocket", websocket),
+    ("coiot", coiot),
+    ("wemo_http", wemo_http),
+    ("meross_http", meross_http),
+    ("mdns", mdns),
+    ("ssdp", ssdp),
+    ("dhcp", dhcp),
+    ("ewelink_http", ewelink_http),
+    ("matter", matter),
+    ("homekit", homekit),
+    ("tuya", tuya),
     ("watch_radiotap", watch_radiotap),
     ("watch_ethernet", watch_ethernet),
+    ("pcap_reader", pcap_reader),
 ];
 
 /// The target called `name`.

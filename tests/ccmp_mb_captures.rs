@@ -7,11 +7,12 @@
 mod common;
 
 use common::{Collect, passphrase, pmk, read_all, shared_captures};
-use plugsniff::capture::link::{LinkKind, locate_dot11};
-use plugsniff::ccmp;
-use plugsniff::ccmp_mb::{self, Backend, Job, MbKey};
-use plugsniff::engine::{Engine, Ts};
+use plugsniff::crypto::ccmp;
+use plugsniff::crypto::ccmp_mb::{self, Backend, Job, MbKey};
+use plugsniff::engine::Engine;
+use plugsniff::wire::Ts;
 use plugsniff::wire::dot11::Dot11;
+use plugsniff::wire::link::{LinkKind, locate_dot11};
 use plugsniff::wpa::handshake::NetworkSecret;
 use plugsniff::wpa::keys::Cipher;
 

@@ -14,11 +14,11 @@
 
 mod common;
 
-use plugsniff::capture::link::LinkKind;
-use plugsniff::engine::Ts;
 use plugsniff::synth::frames::{self as sf, DataOpts, Radio, Security};
 use plugsniff::watch::{WatchOptions, Watcher};
 use plugsniff::wire::MacAddr;
+use plugsniff::wire::Ts;
+use plugsniff::wire::link::LinkKind;
 
 const FAKE_STATIONS: u32 = 100_000;
 const ONE_STATION_M1S: u32 = 30_000;
@@ -84,16 +84,16 @@ fn flood_schedule(rng: &mut Rng) -> Vec<(Attack, u32)> {
 /// An unprotected data frame from `sta` to the AP (ToDS) or back, in radiotap.
 fn data_frame(to_ds: bool, sta: MacAddr, da: MacAddr, llc: &[u8]) -> Vec<u8> {
     let mut f = if to_ds {
-        sf::data_header(sf::Dir::ToDs, BSSID, sta, da, 0, DataOpts::default())
+        sf::data_header(sf::DsDir::ToDs, BSSID, sta, da, 0, DataOpts::default())
     } else {
-        sf::data_header(sf::Dir::FromDs, sta, BSSID, BSSID, 0, DataOpts::default())
+        sf::data_header(sf::DsDir::FromDs, sta, BSSID, BSSID, 0, DataOpts::default())
     };
     f.extend_from_slice(llc);
     sf::with_radiotap(&Radio::default(), &f)
 }
 
 fn syn(src: ([u8; 4], u16), dst: ([u8; 4], u16), seq: u32, payload: &[u8]) -> Vec<u8> {
-    let flags = sf::TcpFlags {
+    let flags = sf::SegFlags {
         syn: payload.is_empty(),
         ack: !payload.is_empty(),
         ..Default::default()
@@ -225,10 +225,10 @@ fn floods_stay_bounded_counted_and_real_traffic_decodes() {
         events.extend(w.drain_events());
     }
     // The per-segment gauge of buffered TCP bytes agrees with a recount.
-    assert_eq!(w.stats.tcp_buffered, w.tcp_buffered_recount());
-    assert!(w.stats.tcp_buffered <= plugsniff::watch::MAX_TCP_BUFFERED_TOTAL);
-    assert_eq!(w.stats.decoder_held, w.decoder_held_recount());
-    assert!(w.stats.decoder_held <= plugsniff::watch::MAX_DECODER_HELD_TOTAL);
+    assert_eq!(w.an.stats.tcp_buffered, w.tcp_buffered_recount());
+    assert!(w.an.stats.tcp_buffered <= plugsniff::watch::MAX_TCP_BUFFERED_TOTAL);
+    assert_eq!(w.an.stats.decoder_held, w.decoder_held_recount());
+    assert!(w.an.stats.decoder_held <= plugsniff::watch::MAX_DECODER_HELD_TOTAL);
     w.finish();
     events.extend(w.drain_events());
     let peak = peak_rss_kb();
@@ -244,7 +244,7 @@ fn floods_stay_bounded_counted_and_real_traffic_decodes() {
         fs.created,
         fs.evicted_no_payload,
         fs.refused_full,
-        w.stats,
+        w.an.stats,
     );
 
     // Memory: under the documented bound.
@@ -271,7 +271,11 @@ fn floods_stay_bounded_counted_and_real_traffic_decodes() {
         "{fs:?}"
     );
     assert_eq!(fs.refused_full, 0, "{fs:?}");
-    assert_eq!(w.stats.flows_refused, fs.refused_full);
+    assert_eq!(
+        w.an.stats
+            .get(plugsniff::report::counters::Count::FlowsRefused),
+        fs.refused_full
+    );
     assert!(w.engine.stations.len() <= plugsniff::engine::MAX_STATION_STATS);
 
     // Real traffic: all three stations' keys confirmed and every frame the
@@ -283,10 +287,10 @@ fn floods_stay_bounded_counted_and_real_traffic_decodes() {
     );
     // Every TP-Link message the demo alone yields (TCP 9999, UDP 9999) is
     // still decoded, and the cloud password is still found (masked).
-    let msgs = |ev: &[plugsniff::output::event::Event]| {
+    let msgs = |ev: &[plugsniff::report::event::Event]| {
         ev.iter()
             .filter_map(|e| match &e.body {
-                plugsniff::output::event::EventBody::Message(m) => {
+                plugsniff::report::event::EventBody::Message(m) => {
                     Some(serde_json::to_string(&m.json).unwrap())
                 }
                 _ => None,
@@ -298,7 +302,13 @@ fn floods_stay_bounded_counted_and_real_traffic_decodes() {
     for m in &base_msgs {
         assert!(flood_msgs.contains(m), "not decoded under flood: {m}");
     }
-    assert_eq!(w.stats.credential_leaks, base.stats.credential_leaks);
+    assert_eq!(
+        w.an.stats
+            .get(plugsniff::report::counters::Count::CredentialLeaks),
+        base.an
+            .stats
+            .get(plugsniff::report::counters::Count::CredentialLeaks)
+    );
     // Nothing new: the giant prefixes never completed a message. Under the
     // flood the AP's relayed copies of station-to-station traffic can come
     // out twice: the relay filter (`RelayFilter::CAPACITY`, 256 recent
@@ -308,7 +318,11 @@ fn floods_stay_bounded_counted_and_real_traffic_decodes() {
     }
     eprintln!(
         "relay duplicates recognised: demo alone {}, under flood {}",
-        base.stats.relayed_duplicates, w.stats.relayed_duplicates
+        base.an
+            .stats
+            .get(plugsniff::report::counters::Count::RelayedDuplicates),
+        w.an.stats
+            .get(plugsniff::report::counters::Count::RelayedDuplicates)
     );
     assert!(
         elapsed.as_secs() < 60,

@@ -13,11 +13,11 @@ mod common;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use plugsniff::capture::link::{self, LinkKind};
 use plugsniff::engine::{Engine, Mpdu, Msdu, Sink};
 use plugsniff::fuzz_targets::{self as ft, TARGETS, encode_records, kind};
 use plugsniff::output::pcap_out::msdu_to_ethernet;
 use plugsniff::wire::dot11::Dot11;
+use plugsniff::wire::link::{self, LinkKind};
 use plugsniff::wire::llc;
 
 fn fuzz_dir() -> PathBuf {
@@ -104,21 +104,36 @@ fn whole_stack_seed_reaches_the_decoders() {
         Default::default(),
     );
     for (i, (_, rec)) in ft::Records::new(&data).enumerate() {
-        let ts = plugsniff::engine::Ts {
-            sec: i as i64,
-            usec: 0,
-        };
+        let ts = plugsniff::wire::Ts::from_micros(i as i64, 0);
         w.process_80211(ts, LinkKind::Radiotap, rec, rec.len() as u32);
     }
-    assert!(w.stats.tplink_messages >= 10, "{:?}", w.stats);
+    assert!(
+        w.an.stats
+            .get(plugsniff::report::counters::Count::TplinkMessages)
+            >= 10,
+        "{:?}",
+        w.an.stats
+    );
     let w = ft::watch_radiotap_run(&data);
-    assert!(w.stats.tplink_messages >= 10, "{:?}", w.stats);
+    assert!(
+        w.an.stats
+            .get(plugsniff::report::counters::Count::TplinkMessages)
+            >= 10,
+        "{:?}",
+        w.an.stats
+    );
     // Fuzzed plaintext encrypted by the harness reaches the decoders.
     let data = std::fs::read(fuzz_dir().join("corpus/watch_radiotap/seed-handshake-then-protect"))
         .unwrap();
     let w = ft::watch_radiotap_run(&data);
     assert!(w.engine.counters.decrypted >= 30, "{:?}", w.engine.counters);
-    assert!(w.stats.tplink_messages >= 5, "{:?}", w.stats);
+    assert!(
+        w.an.stats
+            .get(plugsniff::report::counters::Count::TplinkMessages)
+            >= 5,
+        "{:?}",
+        w.an.stats
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -280,7 +295,7 @@ fn regenerate_seed_corpus() {
         let llc1 = sf::llc_snap(0x0806, &[0; 28]);
         let llc2 = sf::llc_snap(0x0800, &[0x45; 30]);
         let mut f = sf::data_header(
-            sf::Dir::FromDs,
+            sf::DsDir::FromDs,
             a,
             b,
             b,
@@ -312,7 +327,7 @@ fn regenerate_seed_corpus() {
         let hl = Dot11::new_checked(d, false).unwrap().header_len();
         if let Some(tk) = tks
             .iter()
-            .find(|tk| plugsniff::ccmp::decrypt(tk, d, hl, &mut out).is_ok())
+            .find(|tk| plugsniff::crypto::ccmp::decrypt(tk, d, hl, &mut out).is_ok())
         {
             let mut v = tk.to_vec();
             v.push(hl as u8);
@@ -359,7 +374,7 @@ fn regenerate_seed_corpus() {
         use plugsniff::wire::MacAddr;
         let tk = *b"0123456789abcdef";
         let h = sf::data_header(
-            sf::Dir::ToDs,
+            sf::DsDir::ToDs,
             MacAddr([1; 6]),
             MacAddr([2; 6]),
             MacAddr([3; 6]),
@@ -370,11 +385,140 @@ fn regenerate_seed_corpus() {
             },
         );
         let pt = sf::llc_snap(0x0800, b"E\0\0\x1c tkip seed payload, 8 byte mic");
-        let f = plugsniff::tkip::encrypt_mpdu(&tk, [2; 6], &h, 0x0102_0304, 1, &pt);
+        let f = plugsniff::crypto::tkip::encrypt_mpdu(&tk, [2; 6], &h, 0x0102_0304, 1, &pt);
         let mut v = tk.to_vec();
         v.push(26);
         v.extend_from_slice(&f);
         seeds.insert(("tkip_decrypt", "synthetic".into()), v);
+    }
+
+    // GCMP-128/256 and CCMP-256: one frame each under a fixed 32-byte key.
+    {
+        use plugsniff::synth::frames as sf;
+        use plugsniff::wire::MacAddr;
+        let key: Vec<u8> = (0u8..32).collect();
+        let mut h = sf::data_header(
+            sf::DsDir::ToDs,
+            MacAddr([1; 6]),
+            MacAddr([2; 6]),
+            MacAddr([3; 6]),
+            9,
+            sf::DataOpts {
+                protected: true,
+                tid: 5,
+                ..Default::default()
+            },
+        );
+        h[1] |= 0x40;
+        let pt = sf::llc_snap(0x0800, b"E\0\0\x1c gcmp seed payload");
+        for (name, sel, f) in [
+            (
+                "gcmp128",
+                26u8,
+                plugsniff::crypto::gcmp::encrypt(&key[..16], &h, 7, 0, &pt),
+            ),
+            (
+                "gcmp256",
+                0x40 | 26,
+                plugsniff::crypto::gcmp::encrypt(&key, &h, 7, 0, &pt),
+            ),
+            (
+                "ccmp256",
+                0x80 | 26,
+                plugsniff::crypto::ccmp::encrypt_256(
+                    key.as_slice().try_into().unwrap(),
+                    &h,
+                    7,
+                    0,
+                    &pt,
+                ),
+            ),
+        ] {
+            let mut v = key.clone();
+            v.push(sel);
+            v.extend_from_slice(&f);
+            seeds.insert(("gcmp_decrypt", name.into()), v);
+        }
+        // BIP: a broadcast deauthentication with an MME, per algorithm.
+        use plugsniff::crypto::bip::{self, BipAlgo};
+        let mut deauth =
+            sf::mgmt_header(12, MacAddr::BROADCAST, MacAddr([2; 6]), MacAddr([2; 6]), 9);
+        deauth.extend_from_slice(&2u16.to_le_bytes());
+        for (i, a) in [
+            BipAlgo::Cmac128,
+            BipAlgo::Cmac256,
+            BipAlgo::Gmac128,
+            BipAlgo::Gmac256,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let mut v = key.clone();
+            v.push(i as u8);
+            v.extend(bip::protect(a, &key[..a.key_len()], &deauth, 4, 4));
+            seeds.insert(("bip", a.name().to_lowercase()), v);
+        }
+        // The fragment cache: in-order fragments, a mixed-key continuation, a
+        // PN gap, a plaintext fragment, a flush between fragments.
+        let frag = |seq: u16, flags: u8, pn: u64, body: &[u8]| {
+            let mut r = seq.to_le_bytes().to_vec();
+            r.push(flags);
+            r.extend_from_slice(&pn.to_le_bytes()[..6]);
+            r.extend_from_slice(body);
+            r
+        };
+        let recs: Vec<(u8, Vec<u8>)> = vec![
+            (0x00, frag(1, 1, 10, b"first")),
+            (0x10, frag(1, 1, 11, b"second")),
+            (0x20, frag(1, 0, 12, b"last")),
+            (0x00, frag(2, 1, 20, b"old key")),
+            (0x14, frag(2, 0, 21, b"new key")),
+            (0x00, frag(3, 1, 0x101, b"gap")),
+            (0x10, frag(3, 0, 0x103, b"gap")),
+            (0x00, frag(4, 1, 30, b"protected")),
+            (0x18, frag(4, 0, 0, b"plaintext")),
+            (0x00, frag(5, 3, 40, b"flushed")),
+            (0x10, frag(5, 0, 41, b"after flush")),
+            (0x00, frag(6, 9, 50, b"tkip")),
+            (0x10, frag(6, 8, 52, b"tkip gap is fine")),
+        ];
+        seeds.insert(
+            ("defrag", "fragattacks".into()),
+            encode_records(recs.iter().map(|(t, r)| (*t, r.as_slice()))),
+        );
+    }
+
+    // Wireshark key files and FT management frames.
+    seeds.insert(
+        ("wireshark_keys", "every-type".into()),
+        format!(
+            "# keys\n\"wep\",\"0102030405\"\n\"wpa-pwd\",\"bo%24%24password:Neheb\"\n\"wpa-pwd\",\"abcdefgh\"\n\
+             \"wpa-psk\",\"{}\"\n\"wpa-psk\",\"{}\"\n\"tk\",\"{}\"\n\"msk\",\"{}\"\n",
+            "11".repeat(32),
+            "22".repeat(48),
+            "33".repeat(16),
+            "44".repeat(64)
+        )
+        .into_bytes(),
+    );
+    {
+        use plugsniff::synth::network::{self, NetworkSpec};
+        use plugsniff::wpa::keys::Cipher;
+        let cap = network::build(&NetworkSpec::new(0x000F_AC04, Cipher::Ccmp));
+        let mut recs: Vec<(u8, Vec<u8>)> = Vec::new();
+        for (_, f) in &cap.frames {
+            let d = &f[plugsniff::synth::frames::RADIOTAP_LEN..];
+            let subtype = d[0] >> 4;
+            if d[0] & 0x0c == 0 && matches!(subtype, 0 | 1 | 2 | 3 | 8 | 11) {
+                // Tag: subtype, and bit 4 for frames the AP sends.
+                let from_ap = d[10..16] == cap.spec.ap.0 || d[10..16] == cap.spec.ap2.0;
+                recs.push((subtype | if from_ap { 0 } else { 0x10 }, d[24..].to_vec()));
+            }
+        }
+        seeds.insert(
+            ("ft", "ft-psk-roam".into()),
+            encode_records(recs.iter().map(|(t, r)| (*t, r.as_slice()))),
+        );
     }
 
     // From the decrypted MSDUs: LLC/IP, TCP segments, payloads per protocol.
@@ -484,8 +628,145 @@ fn regenerate_seed_corpus() {
         encode_records(recs),
     );
 
+    // The capture reader: one tiny file per format variant, and the demo's
+    // first blocks; the first byte picks the read pattern.
+    {
+        use plugsniff::synth::capfile::*;
+        let mut files: Vec<(&str, Vec<u8>)> = Vec::new();
+        for (name, flavor, big) in [
+            ("pcap-us-le", PcapFlavor::Micros, false),
+            ("pcap-ns-be", PcapFlavor::Nanos, true),
+            ("pcap-modified-be", PcapFlavor::Modified, true),
+        ] {
+            let mut b = PcapBuilder::new(flavor, big, 127, 65535);
+            b.record(1, 2, 9, b"radio").record(3, 4, 0, b"");
+            files.push((name, b.into_bytes()));
+        }
+        let mut b = PcapNgBuilder::new(false);
+        b.block(BT_NRB, &[0; 4]);
+        b.idb(127, 0, &[(OPT_IF_TSRESOL, &[9])]);
+        let off = b.tsoffset(-5);
+        b.idb(
+            1,
+            4,
+            &[(OPT_IF_TSRESOL, &[0x80 | 20]), (OPT_IF_TSOFFSET, &off)],
+        );
+        b.epb(1, 1 << 21, 14, b"ethernet frame");
+        b.block(BT_ISB, &[0; 8]);
+        b.spb(6, b"simple");
+        b.section(true);
+        b.idb(105, 0, &[]);
+        b.pb(0, 7, 2, b"pb");
+        b.block(BT_CUSTOM, b"\x00\x00\x7e\x2acustom");
+        files.push(("pcapng-mixed", b.into_bytes()));
+        let demo_bytes = std::fs::read(&demo).unwrap();
+        files.push(("demo-head", demo_bytes[..400].to_vec()));
+        for (i, (name, f)) in files.iter().enumerate() {
+            let sel = [0u8, 7, 255][i % 3];
+            seeds.insert(("pcap_reader", (*name).into()), [&[sel][..], f].concat());
+        }
+    }
+
     let root = fuzz_dir().join("corpus");
     for ((t, name), bytes) in &seeds {
+        let d = root.join(t);
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(d.join(format!("seed-{name}")), bytes).unwrap();
+    }
+    eprintln!("wrote {} seeds", seeds.len());
+}
+
+/// The discovery targets' seeds (mdns, ssdp, dhcp, ewelink_http, matter,
+/// homekit), from the synthetic generators only:
+/// `cargo test --test fuzz_corpus -- --ignored regenerate_discovery_seeds`.
+#[test]
+#[ignore = "writes fuzz/corpus; run by hand after changing the harnesses"]
+fn regenerate_discovery_seeds() {
+    use plugsniff::synth::{
+        dhcp as sdhcp, ewelink as sew, matter as smat, mdns as smd, ssdp as sssdp,
+    };
+    use plugsniff::wire::MacAddr;
+    let mut seeds: Vec<(&str, &str, Vec<u8>)> = Vec::new();
+    let ann = smd::announcement(
+        &[
+            smd::examples::HOMEKIT_PLUG,
+            smd::examples::MATTER_PLUG,
+            smd::examples::SHELLY_GEN1,
+        ],
+        false,
+    );
+    let state = serde_json::json!({"switch":"on","rssi":-60,"power":"12.5"});
+    let ew = sew::announcement(
+        [192, 168, 0, 80],
+        &sew::txt(
+            sew::DEVICE_ID,
+            "plug",
+            1,
+            &state,
+            Some((sew::DEVICE_KEY, [1; 16])),
+        ),
+    );
+    let q = smd::browse(&["_hap._tcp", "_ewelink._tcp"]);
+    seeds.push((
+        "mdns",
+        "announcements",
+        encode_records([(0, &ann[..]), (0, &ew[..]), (0, &q[..])]),
+    ));
+    let n = sssdp::wemo_notify([192, 168, 0, 81], 49153, "221517K0101769", false);
+    let m = sssdp::msearch("ssdp:all", 2);
+    let r = sssdp::search_reply(
+        "http://192.168.0.90:80/description.xml",
+        "Linux UPnP/1.0 IpBridge/1.26.0",
+        "uuid:x::upnp:rootdevice",
+        "upnp:rootdevice",
+        &[("hue-bridgeid", "001788FFFE255ACC")],
+    );
+    seeds.push((
+        "ssdp",
+        "notify-search-reply",
+        encode_records([(0, &n[..]), (0, &m[..]), (1, &r[..])]),
+    ));
+    let d = sdhcp::request(
+        3,
+        1,
+        MacAddr([0x24, 0x0a, 0xc4, 1, 2, 3]),
+        "ESP_010203",
+        "udhcp 1.30.1",
+        sdhcp::UDHCPC_PARAMS,
+        Some([192, 168, 0, 77]),
+    );
+    seeds.push((
+        "dhcp",
+        "request",
+        encode_records([(0, &d[..]), (1, &dhcp_ack("shellyplug-s-7C87CE")[..])]),
+    ));
+    let conv = sew::conversation([192, 168, 0, 80], sew::DEVICE_KEY);
+    let recs: Vec<(u8, &[u8])> = conv[1]
+        .iter()
+        .map(|(to_server, b)| (if *to_server { 0 } else { 1 }, b.as_slice()))
+        .collect();
+    seeds.push(("ewelink_http", "info", encode_records(recs)));
+    let s1 = smat::sigma1(1);
+    let msg = smat::message(0x4242, 9, None, smat::Dest::Node(2), &[0x55; 40]);
+    let mut udp = vec![0u8];
+    udp.extend(encode_records([(0, &s1[..]), (1, &msg[..])]));
+    seeds.push(("matter", "udp", udp));
+    let mut tcp = vec![1u8];
+    tcp.extend(encode_records([(
+        0,
+        &smat::tcp_stream(&[s1.clone(), msg.clone()])[..],
+    )]));
+    seeds.push(("matter", "tcp", tcp));
+    let mut hap = b"POST /pair-verify HTTP/1.1\r\nContent-Length: 3\r\n\r\n\x06\x01\x01".to_vec();
+    hap.extend_from_slice(&[8, 0]);
+    hap.extend_from_slice(&[0xee; 24]);
+    seeds.push((
+        "homekit",
+        "pair-verify-then-frame",
+        encode_records([(0, &hap[..]), (1, &[4, 0, 1, 2, 3, 4][..])]),
+    ));
+    let root = fuzz_dir().join("corpus");
+    for (t, name, bytes) in &seeds {
         let d = root.join(t);
         std::fs::create_dir_all(&d).unwrap();
         std::fs::write(d.join(format!("seed-{name}")), bytes).unwrap();

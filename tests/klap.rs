@@ -3,11 +3,12 @@
 //! the inventory; plus hostile HTTP on port 80.
 
 use plugsniff::decoders::klap::session::KlapAccount;
-use plugsniff::engine::Ts;
-use plugsniff::output::event::{Event, to_json_line};
+use plugsniff::output::json::to_json_line;
+use plugsniff::report::event::Event;
 use plugsniff::synth::frames::{Side, TcpConn};
 use plugsniff::synth::klap::{self, ACCOUNT, PHONE_IP, PHONE_MAC, PLUGS};
 use plugsniff::watch::{WatchOptions, Watcher};
+use plugsniff::wire::Ts;
 use serde_json::Value;
 
 const DLT_ETHERNET: i32 = 1;
@@ -18,6 +19,7 @@ fn run(frames: &[(Ts, Vec<u8>)], accounts: Vec<KlapAccount>) -> (Watcher, Vec<Ev
         WatchOptions {
             show_secrets: false,
             klap_accounts: accounts,
+            ..Default::default()
         },
     );
     let mut events = Vec::new();
@@ -122,7 +124,7 @@ fn v2_session_with_configured_account() {
         m[5]["summary"]
     );
     // Inventory: model, alias (base64-decoded), relay switched off, power.
-    let d = w.inventory.get(&PLUGS[0].mac).expect("plug A");
+    let d = w.an.inventory.get(&PLUGS[0].mac).expect("plug A");
     assert_eq!(d.model.as_deref(), Some("P110"));
     assert_eq!(d.alias.as_deref(), Some("Kitchen kettle"));
     assert_eq!(d.relay_on, Some(false));
@@ -133,7 +135,7 @@ fn v2_session_with_configured_account() {
             .iter()
             .any(|n| n == "KLAP v2: decrypted with account #1")
     );
-    let phone = w.inventory.get(&PHONE_MAC).expect("phone");
+    let phone = w.an.inventory.get(&PHONE_MAC).expect("phone");
     assert!(phone.protocols.contains("klap"));
 }
 
@@ -148,7 +150,7 @@ fn v1_session_with_iot_json_and_default_credentials() {
     assert_eq!(m[0]["methods"][0], "system.get_sysinfo");
     assert_eq!(m[1]["json"]["system"]["get_sysinfo"]["alias"], "Desk lamp");
     assert_eq!(m[2]["summary"][0], "switch OFF");
-    let d = w.inventory.get(&PLUGS[1].mac).unwrap();
+    let d = w.an.inventory.get(&PLUGS[1].mac).unwrap();
     assert_eq!(d.model.as_deref(), Some("HS100(UK)"));
     assert_eq!(d.relay_on, Some(false));
 
@@ -164,7 +166,7 @@ fn v1_session_with_iot_json_and_default_credentials() {
     assert_eq!(m.len(), 2);
     assert_eq!(m[1]["json"]["system"]["get_sysinfo"]["alias"], "Fridge");
     assert_eq!(
-        w.inventory.get(&PLUGS[4].mac).unwrap().alias.as_deref(),
+        w.an.inventory.get(&PLUGS[4].mac).unwrap().alias.as_deref(),
         Some("Fridge")
     );
     // Without the account, A and B need credentials.
@@ -194,7 +196,7 @@ fn wrong_credentials_are_labelled() {
             .unwrap()
             .contains("matched none of 7 tried credentials")
     );
-    let d = w.inventory.get(&PLUGS[2].mac).unwrap();
+    let d = w.an.inventory.get(&PLUGS[2].mac).unwrap();
     assert!(
         d.notes
             .iter()
@@ -223,7 +225,7 @@ fn mid_session_capture_start_is_labelled() {
         .map(|v| v["label"].clone())
         .collect();
     assert_eq!(labels, ["KLAP: handshake not captured"], "{d:#?}");
-    let dev = w.inventory.get(&PLUGS[3].mac).unwrap();
+    let dev = w.an.inventory.get(&PLUGS[3].mac).unwrap();
     assert!(dev.notes.contains("KLAP: handshake not captured"));
 }
 
@@ -256,7 +258,7 @@ fn hostile(payloads: &[&[u8]]) -> (Watcher, Vec<Value>) {
         } else {
             (PHONE_MAC, p.mac)
         };
-        frames.push((Ts { sec: 100, usec: t }, klap::ethernet(d, s, &ip)));
+        frames.push((Ts::from_micros(100, t), klap::ethernet(d, s, &ip)));
     };
     push(c.syn(), true);
     push(c.syn_ack(), false);
@@ -275,7 +277,11 @@ fn hostile_content_length_chunked_short_body() {
         1u64 << 63
     );
     let (w, ev) = hostile(&[huge.as_bytes(), &[0u8; 1400], &[0u8; 1400]]);
-    assert!(w.stats.http_errors >= 1);
+    assert!(
+        w.an.stats
+            .get(plugsniff::report::counters::Count::HttpErrors)
+            >= 1
+    );
     assert!(
         ev.iter().any(|v| v["reason"]
             .as_str()
@@ -285,7 +291,11 @@ fn hostile_content_length_chunked_short_body() {
 
     let chunked = b"POST /app/request?seq=1 HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n10\r\n0123456789abcdef\r\n0\r\n\r\n";
     let (w, ev) = hostile(&[chunked]);
-    assert!(w.stats.http_errors >= 1);
+    assert!(
+        w.an.stats
+            .get(plugsniff::report::counters::Count::HttpErrors)
+            >= 1
+    );
     assert!(
         ev.iter()
             .any(|v| v["reason"].as_str().is_some_and(|r| r.contains("Chunked")))
@@ -339,13 +349,7 @@ fn hostile_content_length_chunked_short_body() {
             } else {
                 (PHONE_MAC, p.mac)
             };
-            (
-                Ts {
-                    sec: 5,
-                    usec: i as u32,
-                },
-                klap::ethernet(d, s, &ip),
-            )
+            (Ts::from_micros(5, i as u32), klap::ethernet(d, s, &ip))
         })
         .collect();
     let (w, ev) = run(&frames, account());
@@ -363,8 +367,16 @@ fn hostile_content_length_chunked_short_body() {
     assert_eq!(labs.len(), 2, "{labs:#?}");
     assert!(labs.iter().all(|(l, _)| l == "KLAP: decryption failed"));
     assert!(labs[1].1.contains("signature mismatch"), "{labs:?}");
-    assert_eq!(w.stats.klap_undecrypted, 2);
-    assert_eq!(w.stats.klap_messages, 0);
+    assert_eq!(
+        w.an.stats
+            .get(plugsniff::report::counters::Count::KlapUndecrypted),
+        2
+    );
+    assert_eq!(
+        w.an.stats
+            .get(plugsniff::report::counters::Count::KlapMessages),
+        0
+    );
 }
 
 #[test]
@@ -379,7 +391,7 @@ fn aes_passthrough_is_labelled() {
             .unwrap()
             .starts_with("AES securePassthrough")
     );
-    let d = w.inventory.get(&PLUGS[0].mac).unwrap();
+    let d = w.an.inventory.get(&PLUGS[0].mac).unwrap();
     assert!(
         d.notes
             .iter()

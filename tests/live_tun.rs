@@ -3,6 +3,8 @@
 //! libpcap delivers each frame with DLT 127, as from a monitor-mode card.
 //! `watch -i` must produce the same events as `watch -r` on the same file,
 //! stop cleanly on SIGTERM with flushed outputs, and report no libpcap drops.
+//! A TAP device (Ethernet, DLT 1) fed a real wired capture stands for a wired
+//! interface. libpcap is the machine's, loaded at run time.
 //!
 //! Needs root, `ip`, `python3` and /dev/net/tun: skipped with a message where
 //! absent, a failure under `CI=true`.
@@ -74,9 +76,16 @@ fn start_replay(ns: &Netns, dev: &str, file: &str) -> Replay {
 }
 
 fn start_replay_args(ns: &Netns, dev: &str, file: &str, extra: &[&str]) -> Replay {
+    start_replay_opts(ns, &[], dev, file, extra)
+}
+
+/// `flags` go before the device name (`--tap`, `--arphrd N`).
+fn start_replay_opts(ns: &Netns, flags: &[&str], dev: &str, file: &str, extra: &[&str]) -> Replay {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/tun_replay.py");
     let mut py = Command::new("ip")
-        .args(["netns", "exec", &ns.0, "python3", script, dev, file])
+        .args(["netns", "exec", &ns.0, "python3", script])
+        .args(flags)
+        .args([dev, file])
         .args(extra)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -96,9 +105,20 @@ fn live_watch(
     extra: &[&str],
     outputs: &std::path::Path,
 ) -> (Vec<String>, String) {
+    live_watch_opts(tag, &[], "ptun0", file, extra, outputs)
+}
+
+/// As [`live_watch`], with `tun_replay.py` flags and device name.
+fn live_watch_opts(
+    tag: &str,
+    replay_flags: &[&str],
+    dev: &str,
+    file: &str,
+    extra: &[&str],
+    outputs: &std::path::Path,
+) -> (Vec<String>, String) {
     let ns = netns(tag);
-    let dev = "ptun0";
-    let mut rp = start_replay(&ns, dev, file);
+    let mut rp = start_replay_opts(&ns, replay_flags, dev, file, &[]);
     let jsonl = outputs.join("events.jsonl");
     let pcap = outputs.join("decrypted.pcap");
     let mut ps = Command::new("ip")
@@ -189,6 +209,26 @@ fn file_watch(file: &str, extra: &[&str]) -> Vec<String> {
         .collect()
 }
 
+/// Records in a classic little-endian pcap file (what `-w` writes): the
+/// 24-byte file header, then 16-byte record headers with `incl_len` at 8..12.
+fn pcap_records(path: &std::path::Path) -> usize {
+    let b = std::fs::read(path).unwrap();
+    assert_eq!(
+        b.get(..4),
+        Some(&[0xd4, 0xc3, 0xb2, 0xa1][..]),
+        "pcap magic"
+    );
+    let (mut off, mut n) = (24usize, 0);
+    while let Some(h) = b.get(off..off + 16) {
+        let incl = u32::from_le_bytes([h[8], h[9], h[10], h[11]]) as usize;
+        off += 16 + incl;
+        assert!(off <= b.len(), "torn record {n}");
+        n += 1;
+    }
+    assert_eq!(off, b.len(), "trailing bytes");
+    n
+}
+
 fn final_counter(stderr: &str, name: &str) -> u64 {
     let line = stderr
         .lines()
@@ -233,11 +273,7 @@ fn live_tun_replay_of_demo_matches_file() {
             .unwrap()
             .contains("\"event\":\"summary\"")
     );
-    let mut cap = pcap::Capture::from_file(tmp.path().join("decrypted.pcap")).unwrap();
-    let mut n = 0;
-    while cap.next_packet().is_ok() {
-        n += 1;
-    }
+    let n = pcap_records(&tmp.path().join("decrypted.pcap"));
     assert!(n > 50, "decrypted pcap has {n} frames");
     // A status line was printed while running.
     assert!(stderr.contains("plugsniff: status") || stderr.contains("plugsniff: final"));
@@ -323,7 +359,9 @@ fn monitor_mode_refused_and_missing_interface() {
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(3));
-    // An interface that is not radiotap-capable (loopback: DLT 1).
+    // Loopback (DLT 1) is a wired link: watch opens it as one, and
+    // --duration ends the run although nothing arrives (Linux libpcap does not
+    // return from an idle read on its timeout; the pipeline breaks it).
     let _ = Command::new("ip")
         .args(["netns", "exec", &ns.0, "ip", "link", "set", "lo", "up"])
         .status();
@@ -336,13 +374,122 @@ fn monitor_mode_refused_and_missing_interface() {
             "watch",
             "-i",
             "lo",
+            "--duration",
+            "0.5",
         ])
         .stdin(Stdio::null())
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains("capturing on lo (EN10MB"), "{err}");
+    assert!(err.contains("lo is a wired link (EN10MB)"), "{err}");
+    // A link type that is neither 802.11 nor a wired one plugsniff decodes
+    // (ARPHRD_IEEE802154, DLT 230): refused, naming both.
+    let mut rp = start_replay_opts(
+        &ns,
+        &["--arphrd", "804"],
+        "ptun2",
+        concat!(env!("CARGO_MANIFEST_DIR"), "/captures/demo.pcapng"),
+        &[],
+    );
+    let o = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &ns.0,
+            env!("CARGO_BIN_EXE_plugsniff"),
+            "watch",
+            "-i",
+            "ptun2",
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    drop(rp.py.stdin.take());
+    let _ = rp.py.wait();
+    let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(3), "{err}");
-    assert!(err.contains("not a monitor-mode interface"), "{err}");
+    assert!(err.contains("link type 230"), "{err}");
+    assert!(
+        err.contains("not a monitor-mode interface nor a wired link"),
+        "{err}"
+    );
+}
+
+/// A wired interface: a TAP device (Ethernet) replaying the real HS110
+/// capture. `watch -i` reports the messages `watch -r` reports, in the same
+/// order, and every other event too. Only the order of the cloud-link events
+/// may differ: a flow's idle expiry is measured in capture time, and the
+/// replay compresses the capture's 20 minutes into a fraction of a second, so
+/// expired flows are reported at other points of the stream.
+#[test]
+fn live_wired_replay_of_hs110_matches_file() {
+    if !can_run() {
+        return;
+    }
+    let Some(shared) = common::shared_captures() else {
+        return;
+    };
+    let file = shared
+        .join("kasa-hs110-wired.pcapng")
+        .to_str()
+        .unwrap()
+        .to_string();
+    let tmp = tempfile::tempdir().unwrap();
+    let (live, stderr) = live_watch_opts("wired", &["--tap"], "ptap0", &file, &[], tmp.path());
+    assert!(stderr.contains("capturing on ptap0 (EN10MB"), "{stderr}");
+    assert!(stderr.contains("ptap0 is a wired link"), "{stderr}");
+    let want: Vec<_> = file_watch(&file, &[])
+        .iter()
+        .filter_map(|l| normalise(l))
+        .collect();
+    let got: Vec<_> = live.iter().filter_map(|l| normalise(l)).collect();
+    let messages = |v: &[serde_json::Value]| -> Vec<serde_json::Value> {
+        v.iter()
+            .filter(|e| e["event"] == "message")
+            .cloned()
+            .collect()
+    };
+    // tshark's TP-Link dissector: 10 TCP + 31 UDP messages.
+    assert_eq!(messages(&want).len(), 41);
+    assert_eq!(messages(&got), messages(&want), "stderr: {stderr}");
+    let sorted = |v: &[serde_json::Value]| {
+        let mut s: Vec<String> = v.iter().map(|e| e.to_string()).collect();
+        s.sort();
+        s
+    };
+    assert_eq!(sorted(&got), sorted(&want));
+    assert_eq!(final_counter(&stderr, "captured"), 888, "{stderr}");
+    assert_eq!(final_counter(&stderr, "processed"), 888);
+    assert_eq!(final_counter(&stderr, "pcap_drop"), 0);
+    assert_eq!(final_counter(&stderr, "shed_load"), 0);
+}
+
+/// `-f` on a live interface is compiled for it and set in the kernel: only
+/// the matching frames are captured at all (none is counted `filtered`), and
+/// the events are those of `watch -r` with the same filter.
+#[test]
+fn live_filter_is_set_on_the_interface() {
+    if !can_run() {
+        return;
+    }
+    let dir = env!("CARGO_MANIFEST_DIR");
+    let file = format!("{dir}/captures/demo.pcapng");
+    let cfg = format!("{dir}/captures/demo.toml");
+    let args = ["--config", &cfg, "-f", "wlan type data"];
+    let tmp = tempfile::tempdir().unwrap();
+    let (live, stderr) = live_watch("filter", &file, &args, tmp.path());
+    let want: Vec<_> = file_watch(&file, &args)
+        .iter()
+        .filter_map(|l| normalise(l))
+        .collect();
+    let got: Vec<_> = live.iter().filter_map(|l| normalise(l)).collect();
+    assert_eq!(got, want, "stderr: {stderr}");
+    // The demo's 89 data frames (tshark: wlan.fc.type == 2) of 148.
+    assert_eq!(final_counter(&stderr, "captured"), 89, "{stderr}");
+    assert_eq!(final_counter(&stderr, "filtered"), 0);
+    assert_eq!(final_counter(&stderr, "pcap_drop"), 0);
 }
 
 fn rss_kib(pid: u32) -> u64 {

@@ -4,7 +4,6 @@
 //! duplication in `flows::tcp`, CCMP round trip in `ccmp`, framer bounds in
 //! `decoders::tplink::parser`) live beside their code.
 
-use plugsniff::capture::link::{FcsStatus, LinkKind, locate_dot11};
 use plugsniff::decoders::tplink::discovery::{CrcStatus, build, parse_tdp};
 use plugsniff::decoders::tplink::parser::{FramerEvent, MAX_MESSAGE, XorFramer, encode_tcp};
 use plugsniff::fuzz_targets::{Records, TARGETS, encode_records};
@@ -12,6 +11,7 @@ use plugsniff::synth::frames::{self as sf, DataOpts, KeyFrame, Radio};
 use plugsniff::wire::MacAddr;
 use plugsniff::wire::dot11::{AmsduIter, Dot11};
 use plugsniff::wire::eapol::EapolKey;
+use plugsniff::wire::link::{FcsStatus, LinkKind, locate_dot11};
 use plugsniff::wire::llc;
 use plugsniff::wpa::gtk::{self, Kde};
 use proptest::prelude::*;
@@ -49,7 +49,7 @@ proptest! {
         amsdu in any::<bool>(),
         payload in proptest::collection::vec(any::<u8>(), 0..200),
     ) {
-        let dir = if to_ds { sf::Dir::ToDs } else { sf::Dir::FromDs };
+        let dir = if to_ds { sf::DsDir::ToDs } else { sf::DsDir::FromDs };
         let o = DataOpts { tid, protected, retry, amsdu };
         let mut d11 = sf::data_header(dir, a1, a2, a3, seq, o);
         d11.extend_from_slice(&payload);
@@ -89,7 +89,7 @@ proptest! {
         payload in proptest::collection::vec(any::<u8>(), 0..100),
         fcs in any::<bool>(),
     ) {
-        let mut d11 = sf::data_header(sf::Dir::ToDs, a1, a2, a3, 1, DataOpts::default());
+        let mut d11 = sf::data_header(sf::DsDir::ToDs, a1, a2, a3, 1, DataOpts::default());
         d11.extend_from_slice(&payload);
         let mut raw = d11.clone();
         if fcs {

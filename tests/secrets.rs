@@ -278,7 +278,7 @@ fn debug_of_secret_types_shows_no_bytes() {
         ),
         (
             "CcmpKey",
-            format!("{:?}", plugsniff::ccmp::CcmpKey::new(tk.key16())),
+            format!("{:?}", plugsniff::crypto::ccmp::CcmpKey::new(tk.key16())),
         ),
     ] {
         for n in &needles {

@@ -129,13 +129,13 @@ fn m3_m4_alone_is_reported_impossible() {
 
 use plugsniff::wire::eapol::Message;
 
-fn is_m1(kind: plugsniff::capture::link::LinkKind, f: &[u8]) -> bool {
+fn is_m1(kind: plugsniff::wire::link::LinkKind, f: &[u8]) -> bool {
     eapol_message(kind, f) == Some(Message::M1)
 }
 
-fn eapol_message(kind: plugsniff::capture::link::LinkKind, f: &[u8]) -> Option<Message> {
+fn eapol_message(kind: plugsniff::wire::link::LinkKind, f: &[u8]) -> Option<Message> {
     use plugsniff::wire::{dot11::Dot11, eapol::EapolKey, llc};
-    let l = plugsniff::capture::link::locate_dot11(kind, f).ok()?;
+    let l = plugsniff::wire::link::locate_dot11(kind, f).ok()?;
     let d = Dot11::new_checked(&f[l.start..l.end], l.data_pad).ok()?;
     if d.protected() || !d.is_data() {
         return None;
@@ -288,12 +288,9 @@ fn ethernet_payloads_match_airdecap_ng() {
         assert!(out.status.success(), "airdecap-ng failed on {file}");
         let stem = file.rsplit_once('.').unwrap().0;
         let dec = tmp.path().join(format!("{stem}-dec.cap"));
-        let mut cap = pcap::Capture::from_file(&dec).unwrap();
-        assert_eq!(cap.get_datalink().0, 1, "airdecap-ng writes Ethernet");
-        let mut theirs = Vec::new();
-        while let Ok(p) = cap.next_packet() {
-            theirs.push(p.data.to_vec());
-        }
+        let (dlt, frames) = plugsniff::capture::file::read_all(&dec).unwrap();
+        assert_eq!(dlt, 1, "airdecap-ng writes Ethernet");
+        let theirs: Vec<Vec<u8>> = frames.into_iter().map(|f| f.data).collect();
         assert_eq!(theirs.len(), expect, "{file}: airdecap-ng count changed");
         let (_, ours) = run_file(&dir.join(file), vec![passphrase(Some(ssid), pass)]);
         for (i, f) in theirs.iter().enumerate() {

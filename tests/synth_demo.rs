@@ -4,10 +4,11 @@
 
 use std::process::Command;
 
-use plugsniff::capture::link::LinkKind;
 use plugsniff::decoders::tplink::xor;
-use plugsniff::engine::{DropReason, Engine, Msdu, Sink, Ts};
+use plugsniff::engine::{DropReason, Engine, Msdu, Sink};
 use plugsniff::synth::scenario::{self, Scenario};
+use plugsniff::wire::Ts;
+use plugsniff::wire::link::LinkKind;
 use plugsniff::wire::llc;
 use plugsniff::wpa::handshake::{KeyStatus, NetworkSecret};
 

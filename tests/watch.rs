@@ -6,10 +6,11 @@
 mod common;
 
 use plugsniff::decoders::tplink::xor;
-use plugsniff::engine::Ts;
-use plugsniff::output::event::{EventBody, to_json_line};
+use plugsniff::output::json::{direction, to_json_line};
+use plugsniff::report::event::{CloudState, EventBody};
 use plugsniff::synth::frames::{Side, TcpConn};
 use plugsniff::watch::{WatchOptions, Watcher};
+use plugsniff::wire::Ts;
 
 const PHONE: [u8; 6] = [0xa6, 0x0c, 0x4f, 0x2d, 0x91, 0x7e];
 const PLUG: [u8; 6] = [0x50, 0xc7, 0xbf, 0x01, 0x02, 0x03];
@@ -53,21 +54,14 @@ impl Run {
         } else {
             eth(PLUG, PHONE, ip)
         };
-        self.w.process_plain(
-            Ts {
-                sec: self.t,
-                usec: 0,
-            },
-            1,
-            &f,
-        );
+        self.w.process_plain(Ts::from_micros(self.t, 0), 1, &f);
     }
     fn messages(&mut self) -> Vec<(String, serde_json::Value)> {
         self.w.finish();
         self.w
             .drain_events()
             .filter_map(|e| match e.body {
-                EventBody::Message(m) => Some((m.direction.to_string(), m.json)),
+                EventBody::Message(m) => Some((direction(m.kind).to_string(), m.json)),
                 _ => None,
             })
             .collect()
@@ -104,7 +98,12 @@ fn in_order_request_and_response_are_paired() {
     assert_eq!(m.len(), 2);
     assert_eq!(m[0].0, "request");
     assert_eq!(m[1].1["system"]["get_sysinfo"]["alias"], "Kettle");
-    let dev = r.w.inventory.devices().find(|d| d.alias.is_some()).unwrap();
+    let dev =
+        r.w.an
+            .inventory
+            .devices()
+            .find(|d| d.alias.is_some())
+            .unwrap();
     assert_eq!(dev.model.as_deref(), Some("HS100(UK)"));
     assert_eq!(dev.relay_on, Some(true));
 }
@@ -178,14 +177,24 @@ fn hostile_length_prefix_and_non_json_body() {
     r.feed(false, &c.data(Side::Server, &junk));
     r.w.finish();
     let events: Vec<_> = r.w.drain_events().collect();
-    assert!(r.w.stats.tplink_desyncs >= 1);
+    assert!(
+        r.w.an
+            .stats
+            .get(plugsniff::report::counters::Count::TplinkDesyncs)
+            >= 1
+    );
     assert!(events.iter().any(|e| matches!(&e.body, EventBody::Message(m) if m.json["system"]["set_relay_state"]["state"] == 0)));
     assert!(
         events
             .iter()
             .any(|e| matches!(&e.body, EventBody::Undecodable(_)))
     );
-    assert_eq!(r.w.stats.tplink_undecodable, 1);
+    assert_eq!(
+        r.w.an
+            .stats
+            .get(plugsniff::report::counters::Count::TplinkUndecodable),
+        1
+    );
 }
 
 #[test]
@@ -204,7 +213,12 @@ fn syn_flood_is_bounded_and_counted() {
     // The table stays at its cap: the oldest half-open flows made room.
     assert_eq!(r.w.flow_count(), plugsniff::watch::MAX_FLOWS);
     assert_eq!(r.w.flow_stats().evicted_no_payload, 1000);
-    assert_eq!(r.w.stats.flows_refused, 0);
+    assert_eq!(
+        r.w.an
+            .stats
+            .get(plugsniff::report::counters::Count::FlowsRefused),
+        0
+    );
     // A real connection opened after the flood is decoded (a table that
     // refused new flows when full would lose it).
     let mut c = TcpConn::new(([10, 255, 0, 1], 40_000), ([192, 168, 1, 40], 9999), 7, 5);
@@ -226,7 +240,12 @@ fn syn_flood_is_bounded_and_counted() {
         r.feed_now(true, &c.data(Side::Client, b"\0\0"));
     }
     assert_eq!(r.w.flow_count(), plugsniff::watch::MAX_FLOWS);
-    assert_eq!(r.w.stats.flows_refused, 10);
+    assert_eq!(
+        r.w.an
+            .stats
+            .get(plugsniff::report::counters::Count::FlowsRefused),
+        10
+    );
     assert_eq!(r.w.flow_stats().refused_full, 10);
     assert_eq!(r.w.flow_stats().evicted_no_payload, 0);
 }
@@ -253,17 +272,20 @@ fn tcp_buffering_across_flows_is_budgeted() {
         for _ in 0..per_flow {
             r.feed_now(true, &c.data(Side::Client, &seg));
         }
-        assert!(r.w.stats.tcp_buffered <= MAX_TCP_BUFFERED_TOTAL);
+        assert!(r.w.an.stats.tcp_buffered <= MAX_TCP_BUFFERED_TOTAL);
     }
-    assert_eq!(r.w.stats.tcp_buffered, r.w.tcp_buffered_recount());
+    assert_eq!(r.w.an.stats.tcp_buffered, r.w.tcp_buffered_recount());
     assert!(
-        r.w.stats.tcp_buffered > MAX_TCP_BUFFERED_TOTAL - per_flow * seg.len(),
+        r.w.an.stats.tcp_buffered > MAX_TCP_BUFFERED_TOTAL - per_flow * seg.len(),
         "{}",
-        r.w.stats.tcp_buffered
+        r.w.an.stats.tcp_buffered
     );
     // Each flow that met a full budget gave up its hole once (then its
     // segments were in order and needed no buffer): about the 40 extra ones.
-    let flushes = r.w.stats.tcp_budget_flushes;
+    let flushes =
+        r.w.an
+            .stats
+            .get(plugsniff::report::counters::Count::TcpBudgetFlushes);
     assert!((39..=41).contains(&flushes), "{flushes}");
     // Real traffic still decodes.
     let mut c = TcpConn::new(([10, 2, 0, 1], 40_001), ([192, 168, 1, 40], 9999), 9, 5);
@@ -273,8 +295,8 @@ fn tcp_buffering_across_flows_is_budgeted() {
     // Idle expiry and the end of the capture release what the flows held.
     r.t += 3600;
     r.feed_now(true, &c.data(Side::Client, &framed(OFF)));
-    assert_eq!(r.w.stats.tcp_buffered, r.w.tcp_buffered_recount());
-    assert_eq!(r.w.stats.tcp_buffered, 0);
+    assert_eq!(r.w.an.stats.tcp_buffered, r.w.tcp_buffered_recount());
+    assert_eq!(r.w.an.stats.tcp_buffered, 0);
     assert_eq!(r.messages().len(), 2);
 }
 
@@ -301,17 +323,20 @@ fn decoder_buffers_across_flows_are_budgeted() {
         for _ in 0..per_flow {
             r.feed_now(true, &c.data(Side::Client, &seg));
         }
-        assert!(r.w.stats.decoder_held <= MAX_DECODER_HELD_TOTAL);
+        assert!(r.w.an.stats.decoder_held <= MAX_DECODER_HELD_TOTAL);
     }
-    assert_eq!(r.w.stats.decoder_held, r.w.decoder_held_recount());
+    assert_eq!(r.w.an.stats.decoder_held, r.w.decoder_held_recount());
     assert!(
-        r.w.stats.decoder_held > MAX_DECODER_HELD_TOTAL / 2,
+        r.w.an.stats.decoder_held > MAX_DECODER_HELD_TOTAL / 2,
         "{}",
-        r.w.stats.decoder_held
+        r.w.an.stats.decoder_held
     );
-    let releases = r.w.stats.decoder_budget_releases;
+    let releases =
+        r.w.an
+            .stats
+            .get(plugsniff::report::counters::Count::DecoderBudgetReleases);
     assert!(releases >= 50, "{releases}");
-    assert_eq!(r.w.stats.tcp_buffered, 0);
+    assert_eq!(r.w.an.stats.tcp_buffered, 0);
     // Real traffic still decodes.
     let mut c = TcpConn::new(([10, 4, 0, 1], 40_001), ([192, 168, 1, 40], 9999), 9, 5);
     r.feed_now(true, &c.syn());
@@ -344,7 +369,7 @@ fn truncated_tls_records_do_not_panic() {
     let sni: Vec<_> = events
         .iter()
         .filter_map(|e| match &e.body {
-            EventBody::CloudLink(c) if c.state == "opened" => c.sni.clone(),
+            EventBody::CloudLink(c) if c.state == CloudState::Opened => c.sni.clone(),
             _ => None,
         })
         .collect();

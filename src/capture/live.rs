@@ -1,19 +1,30 @@
-//! Live capture from a network interface in monitor mode, through libpcap.
+//! Live capture from a network interface, through libpcap loaded at run time
+//! ([`super::libpcap`]).
+//!
+//! An interface in monitor mode gives 802.11 frames (radiotap preferred when
+//! the interface offers it); with [`LiveOptions::accept_plain`] a wired one
+//! (Ethernet, Linux cooked, loopback/null, raw IP: whatever
+//! `accept_plain` accepts) is opened as it is, for a tap on the plugs' LAN.
 //!
 //! Sizing (measured on a radiotap interface, 1500-byte frames): with immediate
 //! mode and libpcap's default buffer, libpcap dropped ≈3 % even at 10k
 //! frames/s; with a 32 MiB kernel buffer nothing was dropped up to ≈300k
-//! frames/s. Hence [`DEFAULT_BUFFER`] and [`DEFAULT_SNAPLEN`]. Reads block for
-//! at most [`READ_TIMEOUT_MS`]; [`LiveSource::breaker`] returns a handle that
-//! makes a blocked read return at once (libpcap's `pcap_breakloop`, which on
-//! Linux wakes the poll), so shutdown is prompt on an idle capture.
+//! frames/s. Hence [`DEFAULT_BUFFER`] and [`DEFAULT_SNAPLEN`]. The packet
+//! buffer timeout is [`READ_TIMEOUT_MS`], but a read on an idle interface
+//! returns [`Next::Idle`] only where libpcap honours it without traffic
+//! (macOS and the BSDs; on Linux it keeps waiting, pcap_breakloop(3PCAP)).
+//! [`LiveSource::breaker`] returns a handle that makes a blocked read return
+//! at once (libpcap's `pcap_breakloop`, which on Linux wakes the poll), so
+//! shutdown is prompt on an idle capture everywhere.
 //! libpcap's own counters (`ps_drop`, `ps_ifdrop`) are read with
-//! [`LiveSource::stats`] and reported, never hidden.
+//! [`LiveSource::stats`] and reported, never hidden. A `-f` filter is compiled
+//! for the interface and installed in the kernel.
 
-use crate::engine::Ts;
+use crate::wire::Ts;
 
-use super::link::LinkKind;
+use super::libpcap::{self, BreakHandle, Capture, Libpcap, OpenError, Read, Settings};
 use super::{CaptureError, RawFrame};
+use crate::wire::link::{DLT_RADIOTAP, LinkKind};
 
 pub const DEFAULT_SNAPLEN: i32 = 16_384;
 pub const DEFAULT_BUFFER: i32 = 32 << 20;
@@ -29,8 +40,12 @@ pub struct LiveOptions {
     pub snaplen: i32,
     pub buffer_size: i32,
     pub immediate: bool,
-    /// BPF filter (`-f`), compiled by libpcap.
+    /// BPF filter (`-f`), compiled by libpcap and set on the interface.
     pub filter: Option<String>,
+    /// Link types other than 802.11 that may be opened as they are (a wired
+    /// interface); `None` refuses them (`decrypt`, the default).
+    /// `watch` passes [`crate::flows::ip::supported_plain_dlt`].
+    pub accept_plain: Option<fn(i32) -> bool>,
 }
 
 impl LiveOptions {
@@ -42,12 +57,13 @@ impl LiveOptions {
             buffer_size: DEFAULT_BUFFER,
             immediate: true,
             filter: None,
+            accept_plain: None,
         }
     }
 }
 
 /// libpcap's drop counters.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PcapStats {
     pub received: u64,
     /// Dropped because the buffer was full (`ps_drop`).
@@ -65,20 +81,27 @@ pub enum Next<'a> {
     End,
 }
 
-/// Stops a blocked [`LiveSource::next_frame`] from any thread.
-pub struct Breaker(pcap::BreakLoop);
+/// Stops a blocked [`LiveSource::next_frame`] from any thread; harmless
+/// after the source is dropped.
+#[derive(Clone)]
+pub struct Breaker(BreakHandle);
 
 impl Breaker {
     pub fn stop(&self) {
-        self.0.breakloop();
+        self.0.stop();
     }
 }
 
 pub struct LiveSource {
-    cap: pcap::Capture<pcap::Active>,
+    cap: Capture,
     pub interface: String,
+    /// The 802.11 link kind; `LinkKind::Ieee80211` placeholder when `plain`.
     pub kind: LinkKind,
     pub dlt: i32,
+    /// A non-802.11 link type accepted by [`LiveOptions::accept_plain`].
+    pub plain: bool,
+    /// libpcap's name of the link type ("IEEE802_11_RADIO", "EN10MB").
+    pub link_name: String,
     frames: u64,
     last_stats: PcapStats,
 }
@@ -98,93 +121,128 @@ fn hint_monitor(iface: &str) -> String {
     }
 }
 
+/// The message for a failed open, with a hint where one helps.
+fn open_message(o: &LiveOptions, e: &OpenError) -> String {
+    let m = e.to_string();
+    let lower = m.to_ascii_lowercase();
+    let code = e.status;
+    if o.monitor && (code == libpcap::status::RFMON_NOTSUP || lower.contains("monitor mode")) {
+        format!("{m}: {}", hint_monitor(&o.interface))
+    } else if code == libpcap::status::NO_SUCH_DEVICE
+        || m.contains("No such device")
+        || m.contains("doesn't exist")
+    {
+        format!("{m} (list interfaces with `ip link` or `ifconfig`)")
+    } else if code == libpcap::status::PERM_DENIED
+        || code == libpcap::status::PROMISC_PERM_DENIED
+        || lower.contains("permission")
+        || m.contains("Operation not permitted")
+    {
+        format!("{m} (capturing needs root or CAP_NET_RAW + CAP_NET_ADMIN)")
+    } else if code == libpcap::status::IFACE_NOT_UP {
+        format!("{m} (bring it up: `ip link set {} up`)", o.interface)
+    } else {
+        m
+    }
+}
+
 impl LiveSource {
     pub fn open(o: &LiveOptions) -> Result<LiveSource, CaptureError> {
         let err = |msg: String| CaptureError::Open {
             path: o.interface.clone(),
             msg,
         };
-        let inactive =
-            pcap::Capture::from_device(o.interface.as_str()).map_err(|e| err(e.to_string()))?;
-        let inactive = inactive
-            .snaplen(o.snaplen)
-            .buffer_size(o.buffer_size)
-            .immediate_mode(o.immediate)
-            .timeout(READ_TIMEOUT_MS)
-            .promisc(true)
-            .rfmon(o.monitor);
-        let mut cap = inactive.open().map_err(|e| {
-            let m = e.to_string();
-            if o.monitor && m.to_ascii_lowercase().contains("monitor mode") {
-                err(format!("{m}: {}", hint_monitor(&o.interface)))
-            } else if m.contains("No such device") || m.contains("doesn't exist") {
-                err(format!(
-                    "{m} (list interfaces with `ip link` or `ifconfig`)"
-                ))
-            } else if m.to_ascii_lowercase().contains("permission")
-                || m.contains("Operation not permitted")
-            {
-                err(format!(
-                    "{m} (capturing needs root or CAP_NET_RAW + CAP_NET_ADMIN)"
-                ))
-            } else {
-                err(m)
-            }
-        })?;
-        let mut dl = cap.get_datalink();
-        if LinkKind::from_dlt(dl.0).is_none() {
-            // Offer radiotap when the interface can do it.
+        let lib = Libpcap::get()?;
+        let settings = Settings {
+            snaplen: o.snaplen,
+            buffer_size: o.buffer_size,
+            immediate: o.immediate,
+            timeout_ms: READ_TIMEOUT_MS,
+            promisc: true,
+            rfmon: o.monitor,
+        };
+        let (mut cap, warnings) = lib
+            .open_live(&o.interface, &settings)
+            .map_err(|e| err(open_message(o, &e)))?;
+        for w in warnings {
+            tracing::warn!("{}: {w}", o.interface);
+        }
+        let mut dlt = cap.datalink();
+        if LinkKind::from_dlt(dlt).is_none() {
+            // Offer radiotap when the interface can do it, even when a plain
+            // link type would be accepted: it is the 802.11 view.
             if let Ok(list) = cap.list_datalinks() {
-                if list.iter().any(|l| l.0 == 127) && cap.set_datalink(pcap::Linktype(127)).is_ok()
-                {
-                    dl = cap.get_datalink();
+                if list.contains(&DLT_RADIOTAP) && cap.set_datalink(DLT_RADIOTAP).is_ok() {
+                    dlt = cap.datalink();
                 }
             }
         }
-        let kind = LinkKind::from_dlt(dl.0).ok_or_else(|| CaptureError::UnsupportedLink {
+        let link_name = lib
+            .datalink_name(dlt)
+            .unwrap_or_else(|| format!("DLT {dlt}"));
+        let plain = LinkKind::from_dlt(dlt).is_none() && o.accept_plain.is_some_and(|ok| ok(dlt));
+        let kind = if plain {
+            Some(LinkKind::Ieee80211)
+        } else {
+            LinkKind::from_dlt(dlt)
+        };
+        let kind = kind.ok_or_else(|| CaptureError::UnsupportedLink {
             path: o.interface.clone(),
-            dlt: dl.0,
+            dlt,
             name: format!(
-                "{}; not a monitor-mode interface: {}",
-                dl.get_name().unwrap_or_else(|_| "unknown".into()),
+                "{link_name}; not a monitor-mode interface{}: {}",
+                if o.accept_plain.is_some() {
+                    " nor a wired link plugsniff decodes (Ethernet, Linux cooked, \
+                     loopback/null, raw IP)"
+                } else {
+                    ""
+                },
                 hint_monitor(&o.interface)
             ),
         })?;
         if let Some(f) = &o.filter {
-            cap.filter(f, true)
-                .map_err(|e| err(format!("filter {f:?}: {e}")))?;
+            cap.set_filter(f).map_err(|msg| {
+                CaptureError::Filter(super::filter::FilterError::Compile {
+                    expr: f.clone(),
+                    dlt,
+                    link: link_name.clone(),
+                    msg,
+                })
+            })?;
         }
         Ok(LiveSource {
             cap,
             interface: o.interface.clone(),
             kind,
-            dlt: dl.0,
+            dlt,
+            plain,
+            link_name,
             frames: 0,
             last_stats: PcapStats::default(),
         })
     }
 
     pub fn breaker(&mut self) -> Breaker {
-        Breaker(self.cap.breakloop_handle())
+        Breaker(self.cap.break_handle())
     }
 
-    // time_t is i64 on 64-bit targets only.
-    #[allow(clippy::useless_conversion)]
     pub fn next_frame(&mut self) -> Result<Next<'_>, CaptureError> {
         match self.cap.next_packet() {
-            Ok(p) => {
+            Ok(Read::Packet {
+                ts_sec,
+                ts_usec,
+                orig_len,
+                data,
+            }) => {
                 self.frames += 1;
                 Ok(Next::Frame(RawFrame {
-                    ts: Ts {
-                        sec: i64::from(p.header.ts.tv_sec),
-                        usec: p.header.ts.tv_usec as u32,
-                    },
-                    orig_len: p.header.len,
-                    data: p.data,
+                    ts: Ts::from_micros(ts_sec, u32::try_from(ts_usec).unwrap_or(0)),
+                    orig_len,
+                    data,
                 }))
             }
-            Err(pcap::Error::TimeoutExpired) => Ok(Next::Idle),
-            Err(pcap::Error::NoMorePackets) => Ok(Next::End),
+            Ok(Read::Timeout) => Ok(Next::Idle),
+            Ok(Read::Break) => Ok(Next::End),
             Err(e) => Err(CaptureError::Read {
                 path: self.interface.clone(),
                 frames: self.frames,

@@ -1,18 +1,25 @@
-//! Capture sources: the only code that touches libpcap.
+//! Capture sources.
 //!
 //! [`FileSource`] reads pcap and pcapng files, `-` (standard input) and FIFOs
-//! through the `pcap` crate (libpcap detects the format). [`link`] locates the
-//! 802.11 frame inside the link-layer header (radiotap, Prism, PPI, plain
-//! 802.11) and detects an FCS. A capture whose link type is not one of those is
-//! refused with an error naming it.
+//! with [`file::Reader`], our own reader (no libpcap); [`live`] captures from
+//! an interface through libpcap. [`crate::wire::link`] locates the 802.11
+//! frame inside the link-layer header (radiotap, Prism, PPI, plain 802.11)
+//! and detects an FCS. A capture whose first link type is not one of those
+//! (nor a plain type the caller accepts) is refused with an error naming it;
+//! in a pcapng file with several interfaces, every frame carries its own link
+//! type ([`FileFrame::dlt`]) and the caller decides about the others.
 
-pub mod link;
+pub mod file;
+pub mod filter;
+pub mod libpcap;
 pub mod live;
 
-use std::path::Path;
+use std::io::Read;
 
-use crate::engine::Ts;
-use link::LinkKind;
+pub use file::{FileError, FileFrame, Format};
+
+use crate::wire::Ts;
+use crate::wire::link::LinkKind;
 
 /// Why a capture could not be opened or read.
 #[derive(Debug, thiserror::Error)]
@@ -34,19 +41,25 @@ pub enum CaptureError {
         frames: u64,
         msg: String,
     },
+    /// Live capture needs libpcap and it could not be loaded.
+    #[error(transparent)]
+    NoLibpcap(#[from] libpcap::LoadError),
+    /// A `-f` expression that cannot be used (a usage error).
+    #[error(transparent)]
+    Filter(#[from] filter::FilterError),
 }
 
 /// A one-line progress indicator on standard error, for reading a file on a
-/// terminal: redrawn at most every 1/8 s, erased by [`Progress::done`].
-pub struct Progress {
+/// terminal: redrawn at most every 1/8 s, erased by [`ProgressBar::done`].
+pub struct ProgressBar {
     enabled: bool,
     last: std::time::Instant,
 }
 
-impl Progress {
-    pub fn new(src: &FileSource) -> Progress {
+impl ProgressBar {
+    pub fn new(src: &FileSource) -> ProgressBar {
         use std::io::IsTerminal;
-        Progress {
+        ProgressBar {
             enabled: src.file_size.is_some_and(|s| s > 1 << 20) && std::io::stderr().is_terminal(),
             last: std::time::Instant::now(),
         }
@@ -57,9 +70,9 @@ impl Progress {
         }
         self.last = std::time::Instant::now();
         if let Some(size) = src.file_size {
-            let pct = (src.bytes_read.min(size) * 100) / size.max(1);
+            let pct = (src.bytes_read().min(size) * 100) / size.max(1);
             let bar = "#".repeat((pct / 4) as usize);
-            eprint!("\r[{bar:<25}] {pct:>3}%  {} frames", src.frames);
+            eprint!("\r[{bar:<25}] {pct:>3}%  {} frames", src.frames());
         }
     }
     pub fn done(&mut self) {
@@ -69,7 +82,9 @@ impl Progress {
     }
 }
 
-/// One frame as read: timestamp, length on the wire, bytes (link header included).
+/// One frame as a live capture returns it: timestamp, length on the wire,
+/// bytes (link header included). Files return a [`FileFrame`], which also
+/// carries the frame's link type and interface.
 pub struct RawFrame<'a> {
     pub ts: Ts,
     pub orig_len: u32,
@@ -78,18 +93,18 @@ pub struct RawFrame<'a> {
 
 /// A pcap/pcapng file, standard input (`-`) or a FIFO.
 pub struct FileSource {
-    cap: pcap::Capture<pcap::Offline>,
+    reader: file::Reader<Box<dyn Read + Send>>,
     path: String,
-    /// The 802.11 link kind; `LinkKind::Ieee80211` placeholder when `plain`.
+    /// The 802.11 link kind of the first interface; `LinkKind::Ieee80211`
+    /// placeholder when `plain`.
     pub kind: LinkKind,
+    /// Link type of the file (pcap) or of its first interface (pcapng).
+    /// Each [`FileFrame`] carries its own.
     pub dlt: i32,
     /// A non-802.11 link type (Ethernet, SLL, raw IP…) opened by [`FileSource::open_any`].
     pub plain: bool,
-    frames: u64,
     /// Size of the input when it is a regular file (for progress display).
     pub file_size: Option<u64>,
-    /// Approximate bytes consumed so far (record headers + captured bytes).
-    pub bytes_read: u64,
 }
 
 impl FileSource {
@@ -108,78 +123,116 @@ impl FileSource {
     }
 
     fn open_with(path: &str, plain_ok: impl Fn(i32) -> bool) -> Result<FileSource, CaptureError> {
-        // libpcap reads a FIFO or /dev/stdin like a file; no raw fd needed.
-        let real: &Path = if path == "-" {
-            Path::new("/dev/stdin")
-        } else {
-            Path::new(path)
-        };
-        let cap = pcap::Capture::from_file(real).map_err(|e| CaptureError::Open {
+        let open_err = |msg: String| CaptureError::Open {
             path: path.to_string(),
-            msg: e.to_string(),
-        })?;
-        let dl = cap.get_datalink();
-        let plain = LinkKind::from_dlt(dl.0).is_none() && plain_ok(dl.0);
+            msg,
+        };
+        let (input, file_size): (Box<dyn Read + Send>, Option<u64>) = if path == "-" {
+            // Standard input is read directly (its 8 KiB buffer is bypassed
+            // by reads as large as ours); its size, when it is a file, for
+            // the progress bar.
+            let size = std::fs::metadata("/dev/stdin")
+                .ok()
+                .filter(|m| m.is_file())
+                .map(|m| m.len());
+            (Box::new(std::io::stdin()), size)
+        } else {
+            let meta = std::fs::metadata(path).map_err(|e| open_err(e.to_string()))?;
+            if meta.is_dir() {
+                return Err(open_err("is a directory".into()));
+            }
+            // A FIFO blocks here until a writer opens it, as with libpcap.
+            let f = std::fs::File::open(path).map_err(|e| open_err(e.to_string()))?;
+            (Box::new(f), meta.is_file().then_some(meta.len()))
+        };
+        let reader = file::Reader::new(input).map_err(|e| open_err(e.to_string()))?;
+        let dlt = reader.first_dlt();
+        let plain = LinkKind::from_dlt(dlt).is_none() && plain_ok(dlt);
         let kind = if plain {
             Some(LinkKind::Ieee80211)
         } else {
-            LinkKind::from_dlt(dl.0)
+            LinkKind::from_dlt(dlt)
         };
         let kind = kind.ok_or_else(|| CaptureError::UnsupportedLink {
             path: path.to_string(),
-            dlt: dl.0,
-            name: dl
-                .get_name()
-                .map(|n| match dl.get_description() {
-                    Ok(d) => format!("{n}, {d}"),
-                    Err(_) => n,
-                })
-                .unwrap_or_else(|_| "unknown".into()),
+            dlt,
+            name: match link_type_name(dlt) {
+                Some((n, d)) => format!("{n}, {d}"),
+                None => "unknown".into(),
+            },
         })?;
         Ok(FileSource {
-            cap,
             path: path.to_string(),
             kind,
-            dlt: dl.0,
+            dlt,
             plain,
-            frames: 0,
-            file_size: std::fs::metadata(real)
-                .ok()
-                .filter(|m| m.is_file())
-                .map(|m| m.len()),
-            bytes_read: 24,
+            file_size,
+            reader,
         })
     }
 
-    /// The next frame, `Ok(None)` at the end. A torn last record or a corrupt
-    /// block is an error carrying how many frames were read before it.
     /// Frames read so far.
     pub fn frames(&self) -> u64 {
-        self.frames
+        self.reader.frames()
     }
 
-    // time_t is i64 on 64-bit targets only.
-    #[allow(clippy::useless_conversion)]
-    pub fn next_frame(&mut self) -> Result<Option<RawFrame<'_>>, CaptureError> {
-        match self.cap.next_packet() {
-            Ok(p) => {
-                self.frames += 1;
-                self.bytes_read += 16 + u64::from(p.header.caplen);
-                Ok(Some(RawFrame {
-                    ts: Ts {
-                        sec: i64::from(p.header.ts.tv_sec),
-                        usec: p.header.ts.tv_usec as u32,
-                    },
-                    orig_len: p.header.len,
-                    data: p.data,
-                }))
-            }
-            Err(pcap::Error::NoMorePackets) => Ok(None),
+    /// Bytes of the input consumed so far (headers, records and skipped
+    /// blocks up to the end of the last frame returned): exact.
+    pub fn bytes_read(&self) -> u64 {
+        self.reader.bytes_read()
+    }
+
+    /// pcap (which flavour) or pcapng.
+    pub fn format(&self) -> Format {
+        self.reader.format()
+    }
+
+    /// The next frame, `Ok(None)` at the end. A torn last record or a corrupt
+    /// block is an error carrying how many frames were read before it; the
+    /// frames returned before it were complete.
+    pub fn next_frame(&mut self) -> Result<Option<FileFrame<'_>>, CaptureError> {
+        let frames = self.reader.frames();
+        match self.reader.next_frame() {
+            Ok(f) => Ok(f),
             Err(e) => Err(CaptureError::Read {
                 path: self.path.clone(),
-                frames: self.frames,
+                frames,
                 msg: e.to_string(),
             }),
         }
     }
+}
+
+/// libpcap's name and description of a link type, for the common ones
+/// (libpcap `pcap.c` `dlt_choices`; values from the LINKTYPE_ registry).
+pub fn link_type_name(dlt: i32) -> Option<(&'static str, &'static str)> {
+    Some(match dlt {
+        0 => ("NULL", "BSD loopback"),
+        1 => ("EN10MB", "Ethernet"),
+        6 => ("IEEE802", "Token ring"),
+        9 => ("PPP", "PPP"),
+        12 | 14 | 101 => ("RAW", "Raw IP"),
+        105 => ("IEEE802_11", "802.11"),
+        108 => ("LOOP", "OpenBSD loopback"),
+        113 => ("LINUX_SLL", "Linux cooked v1"),
+        119 => ("PRISM_HEADER", "802.11 plus Prism header"),
+        127 => ("IEEE802_11_RADIO", "802.11 plus radiotap header"),
+        163 => (
+            "IEEE802_11_RADIO_AVS",
+            "802.11 plus AVS radio information header",
+        ),
+        187 => ("BLUETOOTH_HCI_H4", "Bluetooth HCI UART transport layer"),
+        192 => ("PPI", "Per-Packet Information"),
+        195 => ("IEEE802_15_4", "IEEE 802.15.4 with FCS"),
+        201 => (
+            "BLUETOOTH_HCI_H4_WITH_PHDR",
+            "Bluetooth HCI UART transport layer plus pseudo-header",
+        ),
+        220 => ("USB_LINUX_MMAPPED", "USB with padded Linux header"),
+        228 => ("IPV4", "Raw IPv4"),
+        229 => ("IPV6", "Raw IPv6"),
+        249 => ("USBPCAP", "USB with USBPcap header"),
+        276 => ("LINUX_SLL2", "Linux cooked v2"),
+        _ => return None,
+    })
 }

@@ -2,6 +2,8 @@
 //! SIGINT/SIGTERM, then drain the pipeline, flush every output and print the
 //! final statistics. SIGHUP reopens the output files (logrotate). A status
 //! line goes to stderr periodically; logs use `tracing` (`-v`, `PLUGSNIFF_LOG`).
+//! The interface is a monitor-mode one, or a wired one (a mirror port on the
+//! plugs' LAN) whose IP traffic is decoded as `watch -i` does.
 //!
 //! Example config (`docs/plugsniff.toml`):
 //!
@@ -59,6 +61,8 @@ pub fn run(a: DaemonArgs) -> Result<(), CliError> {
             ))
         })?;
     let mut live = LiveOptions::new(&interface);
+    // A wired tap on the plugs' LAN is decoded as `watch -i` does.
+    live.accept_plain = Some(crate::flows::ip::supported_plain_dlt);
     if let Some(c) = &capture {
         live.monitor = c.monitor;
         live.filter = c.filter.clone();
@@ -81,7 +85,6 @@ pub fn run(a: DaemonArgs) -> Result<(), CliError> {
     run_config(RunConfig {
         source: SourceSpec::Live(live),
         networks,
-        show_secrets: out.show_secrets,
         workers: capture
             .as_ref()
             .and_then(|c| c.workers)
@@ -115,7 +118,8 @@ pub fn run(a: DaemonArgs) -> Result<(), CliError> {
             .daemon
             .as_ref()
             .is_none_or(|d| d.sandbox.unwrap_or(true)),
-        klap_accounts: cfg.klap_accounts(&a.config)?,
+        decoders: cfg.decoder_config(&a.config, out.show_secrets)?,
+        sinks: Vec::new(),
         summary_on_stdout: out.live || out.json,
     })
 }

@@ -7,10 +7,11 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::{CliError, KeyArgs, secrets};
-use crate::capture::FileSource;
+use crate::capture::filter::BpfFilter;
+use crate::capture::{CaptureError, FileSource};
 use crate::engine::{Engine, Mpdu, Msdu, Sink};
 use crate::output::pcap_out::{LINKTYPE_ETHERNET, LINKTYPE_IEEE802_11, PcapWriter};
-use crate::output::{keys_out, summary::Summary};
+use crate::output::{keys_out, summary::WifiSummary};
 use crate::pipeline::{self, Frame, Limits, Ordered, Progress, Source, StopHandle};
 
 #[derive(Args)]
@@ -20,6 +21,10 @@ pub struct DecryptArgs {
     /// Decrypted pcap to write (Ethernet frames by default).
     #[arg(short, long, value_name = "OUT.pcap")]
     pub output: Option<PathBuf>,
+    /// Read only the frames this BPF filter matches (pcap-filter(7) syntax,
+    /// as tcpdump and tshark -f; needs libpcap), e.g. `wlan host 00:11:22:33:44:55`.
+    #[arg(short = 'f', long = "filter", value_name = "BPF")]
+    pub filter: Option<String>,
     /// Write 802.11 frames (DLT 105, Protected bit cleared) instead of Ethernet.
     #[arg(long)]
     pub keep_80211: bool,
@@ -42,7 +47,6 @@ pub struct DecryptArgs {
 /// The ordered stage of `decrypt`: the engine writing into the pcap sink.
 struct DecryptOrdered {
     engine: Engine,
-    kind: crate::capture::link::LinkKind,
     sink: PcapSink,
     forwarded: usize,
     stop: StopHandle,
@@ -50,14 +54,14 @@ struct DecryptOrdered {
 
 impl Ordered for DecryptOrdered {
     fn frame(&mut self, f: &mut Frame) {
-        self.engine.process_pre(
-            f.ts,
-            self.kind,
-            &f.data,
-            f.orig_len,
-            &mut f.pre,
-            &mut self.sink,
-        );
+        // Each frame carries its interface's link type (pcapng may mix them).
+        match crate::wire::link::LinkKind::from_dlt(f.dlt) {
+            Some(kind) => {
+                self.engine
+                    .process_pre(f.ts, kind, &f.data, f.orig_len, &mut f.pre, &mut self.sink)
+            }
+            None => self.engine.skip_not_dot11(),
+        }
     }
     fn new_keys(&mut self) -> Vec<std::sync::Arc<crate::wpa::keystore::KeyEntry>> {
         let h = self.engine.keys.history();
@@ -120,6 +124,11 @@ pub fn run(a: DecryptArgs) -> Result<(), CliError> {
         )));
     }
     let src = FileSource::open(&a.input)?;
+    // Compiled before anything is written: a bad expression is exit 2.
+    let filter = match &a.filter {
+        Some(expr) => Some(BpfFilter::new(expr, src.dlt).map_err(CaptureError::from)?),
+        None => None,
+    };
     let writer = match &a.output {
         Some(p) => Some(
             PcapWriter::create(
@@ -144,13 +153,11 @@ pub fn run(a: DecryptArgs) -> Result<(), CliError> {
         error: None,
     };
     let engine = Engine::new(networks);
-    let kind = src.kind;
     // Decryption on every core: workers pre-decrypt, the engine keeps order
     // and state (see src/pipeline). A file source never drops.
     let stop = StopHandle::default();
     let mut ord = DecryptOrdered {
         engine,
-        kind,
         sink,
         forwarded: 0,
         stop: stop.clone(),
@@ -159,7 +166,10 @@ pub fn run(a: DecryptArgs) -> Result<(), CliError> {
     let outcome = pipeline::run(
         Source::File(src),
         workers,
-        Limits::default(),
+        Limits {
+            filter,
+            ..Limits::default()
+        },
         stop,
         &mut ord,
     );
@@ -167,6 +177,7 @@ pub fn run(a: DecryptArgs) -> Result<(), CliError> {
         engine, mut sink, ..
     } = ord;
     let read_error = outcome.error;
+    let progress = outcome.progress;
     if let Some(err) = sink.error.take() {
         return Err(CliError::Io {
             what: "writing the decrypted pcap".into(),
@@ -186,11 +197,18 @@ pub fn run(a: DecryptArgs) -> Result<(), CliError> {
             err,
         })?;
     }
-    let s = Summary::from_engine(&engine);
+    let s = WifiSummary::from_engine(&engine);
     if a.json {
         outln!("{}", s.to_json());
     } else {
         crate::cli::write_stdout(format_args!("{}", s.to_text()));
+        if let Some(expr) = &a.filter {
+            outln!(
+                "filter {expr:?}: {} of {} frames matched",
+                progress.passed(),
+                progress.captured
+            );
+        }
         if let Some(p) = &a.output {
             outln!("wrote {written} frames to {}", p.display());
         }

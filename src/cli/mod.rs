@@ -79,6 +79,9 @@ pub struct KeyArgs {
     /// Never prompt for a passphrase, even on a terminal.
     #[arg(long)]
     pub no_prompt: bool,
+    /// Wireshark's `80211_keys` file (wpa-pwd, wpa-psk, tk, msk), imported as it is.
+    #[arg(long, value_name = "FILE")]
+    pub wireshark_keys: Option<String>,
 }
 
 pub fn run() -> ExitCode {
@@ -126,13 +129,16 @@ pub enum CliError {
 
 impl CliError {
     /// Exit codes (documented in the README): 1 the capture failed mid-run
-    /// (torn file, interface gone), 2 usage or configuration, 3 the capture
-    /// source could not be opened (missing file or interface, not 802.11,
-    /// monitor mode refused), 4 an output could not be written (disk full…).
+    /// (torn file, interface gone), 2 usage or configuration (a `-f` filter
+    /// that does not compile, or `-f` without libpcap), 3 the capture source
+    /// could not be opened (missing file or interface, not 802.11, monitor
+    /// mode refused, live capture without libpcap), 4 an output could not be
+    /// written (disk full…).
     pub fn exit_code(&self) -> u8 {
         use crate::capture::CaptureError;
         match self {
             CliError::Usage(_) | CliError::Config(_) => 2,
+            CliError::Capture(CaptureError::Filter(_)) => 2,
             CliError::Capture(CaptureError::Read { .. }) => 1,
             CliError::Capture(_) => 3,
             CliError::Io { .. } => 4,

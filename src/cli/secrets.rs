@@ -1,6 +1,7 @@
-//! Gathers network secrets from, in order: the config file, `--passphrase`
-//! (with a warning), `PLUGSNIFF_PASSPHRASE` / `PLUGSNIFF_PMK`, and an
-//! interactive prompt on a terminal. Secrets never reach logs or errors.
+//! Gathers network secrets from, in order: the config file (with the
+//! Wireshark key file it names), `--wireshark-keys`, `--passphrase` (with a
+//! warning), `PLUGSNIFF_PASSPHRASE` / `PLUGSNIFF_PMK`, and an interactive
+//! prompt on a terminal. Secrets never reach logs or errors.
 
 use std::io::IsTerminal;
 
@@ -20,6 +21,9 @@ pub fn gather(a: &KeyArgs) -> Result<Vec<NetworkSecret>, CliError> {
         let c = ConfigFile::load(path)?;
         out.extend(c.networks(path)?);
     }
+    if let Some(path) = &a.wireshark_keys {
+        out.extend(config::load_wireshark_keys(path)?);
+    }
     let ssid = a.ssid.as_ref().map(|s| s.as_bytes().to_vec());
     if let Some(p) = &a.passphrase {
         tracing::warn!(
@@ -36,11 +40,14 @@ pub fn gather(a: &KeyArgs) -> Result<Vec<NetworkSecret>, CliError> {
     }
     if let Ok(h) = std::env::var(ENV_PMK) {
         let h = Zeroizing::new(h);
-        let pmk = config::parse_pmk_hex(&h)
-            .ok_or_else(|| CliError::Usage(format!("{ENV_PMK} must be 64 hex digits")))?;
+        let secret = config::pmk_secret(&h, None).ok_or_else(|| {
+            CliError::Usage(format!(
+                "{ENV_PMK} must be 64 hex digits (96 or 128 for 48- and 64-byte PMKs)"
+            ))
+        })?;
         out.push(NetworkSecret {
             ssid: ssid.clone(),
-            secret: Secret::Pmk(pmk),
+            secret,
         });
     }
     if out.is_empty() && !a.no_prompt && std::io::stdin().is_terminal() {

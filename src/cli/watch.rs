@@ -12,15 +12,18 @@ use std::time::{Duration, Instant};
 use clap::{Args, ValueEnum};
 
 use super::{CliError, KeyArgs, secrets};
-use crate::capture::FileSource;
+use crate::capture::filter::BpfFilter;
 use crate::capture::live::{LiveOptions, LiveSource};
-use crate::output::event::{Event, EventBody, to_json_line};
-use crate::output::files::{JsonlFile, RotatingPcap};
+use crate::capture::{CaptureError, FileSource};
+use crate::output::files::{JsonlFile, PcapTap, RotatingPcap};
+use crate::output::json::to_json_line;
 use crate::output::live::{Style, render};
 use crate::output::pcap_out::LINKTYPE_ETHERNET;
 use crate::output::watch_summary::WatchSummary;
 use crate::pipeline::{self, Frame, Limits, Ordered, Progress, Source, StopHandle};
-use crate::watch::{WatchOptions, Watcher};
+use crate::report::counters::Count;
+use crate::report::event::{Event, EventBody};
+use crate::watch::Watcher;
 use crate::wpa::handshake::NetworkSecret;
 use crate::wpa::keystore::KeyEntry;
 
@@ -39,16 +42,18 @@ pub struct WatchArgs {
     /// (radiotap, Prism, PPI) or a wired tap (Ethernet, Linux SLL, null, raw IP).
     #[arg(short = 'r', long = "read", value_name = "FILE")]
     pub read: Option<String>,
-    /// Live interface in monitor mode (`mon0`, `wlan0mon`, `en0` with --monitor).
+    /// Live interface: in monitor mode (`mon0`, `wlan0mon`, `en0` with
+    /// --monitor), or a wired one (Ethernet, loopback, raw IP) on the plugs' LAN.
     #[arg(short = 'i', long = "interface", value_name = "IFACE")]
     pub interface: Option<String>,
     /// Ask libpcap to put the interface in monitor mode (rfmon; macOS en0).
     #[arg(long)]
     pub monitor: bool,
-    /// BPF capture filter (libpcap syntax), live interfaces only.
+    /// BPF capture filter (pcap-filter(7) syntax, as tcpdump): set on a live
+    /// interface, applied to every frame of a file. Needs libpcap.
     #[arg(short = 'f', long = "filter", value_name = "BPF")]
     pub filter: Option<String>,
-    /// Stop after this many frames.
+    /// Stop after this many frames (that passed -f).
     #[arg(short = 'c', long = "count")]
     pub count: Option<u64>,
     /// Stop after this many seconds.
@@ -99,7 +104,12 @@ pub struct WatchArgs {
 /// Where the frames come from.
 #[derive(Debug, Clone)]
 pub enum SourceSpec {
-    File(String),
+    /// A capture file and its `-f` filter (applied frame by frame).
+    File {
+        path: String,
+        filter: Option<String>,
+    },
+    /// An interface; its filter is [`LiveOptions::filter`].
     Live(LiveOptions),
 }
 
@@ -107,7 +117,6 @@ pub enum SourceSpec {
 pub struct RunConfig {
     pub source: SourceSpec,
     pub networks: Vec<NetworkSecret>,
-    pub show_secrets: bool,
     pub workers: usize,
     pub limits: Limits,
     /// Events on stdout: `Some(true)` JSON lines, `Some(false)` readable, `None` nothing.
@@ -120,8 +129,11 @@ pub struct RunConfig {
     pub user: Option<String>,
     /// Confine filesystem access to the output directories after start-up.
     pub sandbox: bool,
-    /// `[[tplink_account]]` credentials for KLAP sessions.
-    pub klap_accounts: Vec<crate::decoders::klap::session::KlapAccount>,
+    /// The decoders' keys (config file) and `--show-secrets`.
+    pub decoders: crate::decoders::DecoderConfig,
+    /// Consumers beside stdout and the JSONL file (from the config's
+    /// `[output.*]` sections).
+    pub sinks: Vec<Box<dyn crate::output::EventSink>>,
     /// Print the final summary on stdout (watch) or as a status line (daemon).
     pub summary_on_stdout: bool,
 }
@@ -134,10 +146,14 @@ pub fn run(a: WatchArgs) -> Result<(), CliError> {
         ColorChoice::Auto => stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none(),
     };
     let source = match (&a.read, &a.interface) {
-        (Some(r), _) => SourceSpec::File(r.clone()),
+        (Some(r), _) => SourceSpec::File {
+            path: r.clone(),
+            filter: a.filter.clone(),
+        },
         (None, Some(i)) => {
             let mut o = LiveOptions::new(i);
             o.monitor = a.monitor;
+            o.accept_plain = Some(crate::flows::ip::supported_plain_dlt);
             o.filter = a.filter.clone();
             o.buffer_size = a.buffer_mb.saturating_mul(1 << 20);
             SourceSpec::Live(o)
@@ -147,11 +163,11 @@ pub fn run(a: WatchArgs) -> Result<(), CliError> {
     let cfg = RunConfig {
         source,
         networks: secrets::gather(&a.keys)?,
-        show_secrets: a.show_secrets,
         workers: a.workers.unwrap_or_else(default_workers),
         limits: Limits {
             count: a.count,
             duration: a.duration.filter(|d| *d > 0.0).map(Duration::from_secs_f64),
+            filter: None,
         },
         stdout_json: Some(a.json),
         style: Style {
@@ -164,10 +180,16 @@ pub fn run(a: WatchArgs) -> Result<(), CliError> {
         status_interval: (a.status_interval > 0).then(|| Duration::from_secs(a.status_interval)),
         user: a.user,
         sandbox: !a.no_sandbox,
-        klap_accounts: match &a.keys.config {
-            Some(path) => crate::cli::config::ConfigFile::load(path)?.klap_accounts(path)?,
-            None => Vec::new(),
+        decoders: match &a.keys.config {
+            Some(path) => {
+                crate::cli::config::ConfigFile::load(path)?.decoder_config(path, a.show_secrets)?
+            }
+            None => crate::decoders::DecoderConfig {
+                show_secrets: a.show_secrets,
+                ..Default::default()
+            },
         },
+        sinks: Vec::new(),
         summary_on_stdout: true,
     };
     run_config(cfg)
@@ -180,8 +202,10 @@ pub fn default_workers() -> usize {
 /// The ordered stage of a watch run: the watcher plus the sinks.
 struct Runner {
     w: Watcher,
-    plain_dlt: Option<i32>,
-    kind: crate::capture::link::LinkKind,
+    /// Consumers beside stdout and the JSONL file (MQTT, metrics, dashboard).
+    sinks: Vec<Box<dyn crate::output::EventSink>>,
+    /// `-w`: decrypted traffic to a rotating pcap.
+    tap: PcapTap,
     forwarded_keys: usize,
     stdout: std::io::BufWriter<std::io::Stdout>,
     stdout_json: Option<bool>,
@@ -205,9 +229,57 @@ impl Runner {
         }
     }
 
+    /// What the sinks read beside the events.
+    fn view(&self) -> crate::output::RunView<'_> {
+        let p = &self.last_progress;
+        crate::output::RunView {
+            inventory: &self.w.an.inventory,
+            stats: &self.w.an.stats,
+            engine: &self.w.engine,
+            capture: crate::report::counters::CaptureCounts {
+                captured: p.captured,
+                filtered: p.filtered,
+                shed_load: p.shed_load,
+                pcap_dropped: p.pcap.dropped,
+                pcap_if_dropped: p.pcap.if_dropped,
+            },
+        }
+    }
+
+    /// Runs `f` on every sink; the first error stops the run.
+    fn each_sink(
+        &mut self,
+        f: impl Fn(
+            &mut dyn crate::output::EventSink,
+            &crate::output::RunView<'_>,
+        ) -> std::io::Result<()>,
+    ) {
+        let mut sinks = std::mem::take(&mut self.sinks);
+        let mut err = None;
+        {
+            let view = self.view();
+            for s in &mut sinks {
+                if let Err(e) = f(s.as_mut(), &view) {
+                    err = Some(e);
+                    break;
+                }
+            }
+        }
+        self.sinks = sinks;
+        if let Some(err) = err {
+            self.fail(CliError::Io {
+                what: "an output sink".into(),
+                err,
+            });
+        }
+    }
+
     fn emit(&mut self, e: &Event) {
         if self.error.is_some() {
             return;
+        }
+        if !self.sinks.is_empty() {
+            self.each_sink(|s, v| s.event(e, v));
         }
         let r = (|| -> std::io::Result<()> {
             if let Some(j) = self.jsonl.as_mut() {
@@ -245,13 +317,16 @@ impl Runner {
     }
 
     fn housekeeping(&mut self, p: &Progress) {
+        if !self.sinks.is_empty() {
+            self.each_sink(|s, v| s.tick(v));
+        }
         if self.reopen.swap(false, Ordering::SeqCst) {
             tracing::info!("SIGHUP: reopening output files");
             let r = (|| -> std::io::Result<()> {
                 if let Some(j) = self.jsonl.as_mut() {
                     j.reopen()?;
                 }
-                if let Some(p) = self.w.pcap_out.as_mut() {
+                if let Some(p) = self.tap.out.as_mut() {
                     p.reopen()?;
                 }
                 Ok(())
@@ -263,7 +338,7 @@ impl Runner {
                 });
             }
         }
-        if let Some(err) = self.w.out_error.take() {
+        if let Some(err) = self.tap.error.take() {
             self.fail(CliError::Io {
                 what: "writing the decrypted pcap".into(),
                 err,
@@ -278,14 +353,16 @@ impl Runner {
     }
 }
 
-/// One line of counters; `captured = processed + shed_load` holds in it.
+/// One line of counters; `captured = processed + filtered + shed_load`
+/// holds in it (`filtered`: frames of a file that did not match `-f`).
 pub fn status_line(w: &Watcher, p: &Progress) -> String {
     let c = &w.engine.counters;
-    let processed = if c.read > 0 { c.read } else { w.stats.msdus };
+    let processed = if c.read > 0 { c.read } else { w.msdus() };
     format!(
-        "captured={} processed={} shed_load={} decrypted={} plaintext={} dropped={} pcap_drop={} pcap_ifdrop={} flows={} devices={} messages={}",
+        "captured={} processed={} filtered={} shed_load={} decrypted={} plaintext={} dropped={} pcap_drop={} pcap_ifdrop={} flows={} devices={} messages={}",
         p.captured,
         processed,
+        p.filtered,
         p.shed_load,
         c.decrypted,
         c.plaintext,
@@ -293,18 +370,23 @@ pub fn status_line(w: &Watcher, p: &Progress) -> String {
         p.pcap.dropped,
         p.pcap.if_dropped,
         w.flow_count(),
-        w.inventory.len(),
-        w.stats.tplink_messages
+        w.an.inventory.len(),
+        w.an.stats.get(Count::TplinkMessages)
     )
 }
 
 impl Ordered for Runner {
     fn frame(&mut self, f: &mut Frame) {
-        match self.plain_dlt {
-            Some(dlt) => self.w.process_plain(f.ts, dlt, &f.data),
-            None => self
-                .w
-                .process_80211_pre(f.ts, self.kind, &f.data, f.orig_len, &mut f.pre),
+        // Each frame carries its interface's link type (pcapng may mix them).
+        match crate::wire::link::LinkKind::from_dlt(f.dlt) {
+            Some(kind) => {
+                self.w
+                    .process_80211_pre(f.ts, kind, &f.data, f.orig_len, &mut f.pre, &mut self.tap)
+            }
+            None if crate::flows::ip::supported_plain_dlt(f.dlt) => {
+                self.w.process_plain(f.ts, f.dlt, &f.data)
+            }
+            None => self.w.engine.skip_not_dot11(),
         }
         self.emit_events();
     }
@@ -367,25 +449,37 @@ fn drop_privileges(user: &str) -> Result<(), CliError> {
 }
 
 pub fn run_config(cfg: RunConfig) -> Result<(), CliError> {
+    let mut file_filter = None;
     let source = match &cfg.source {
-        SourceSpec::File(p) => Source::File(FileSource::open_any(
-            p,
-            crate::flows::ip::supported_plain_dlt,
-        )?),
+        SourceSpec::File { path, filter } => {
+            let f = FileSource::open_any(path, crate::flows::ip::supported_plain_dlt)?;
+            if let Some(expr) = filter {
+                // Compiled now: a bad expression stops before the run (exit 2).
+                file_filter = Some(BpfFilter::new(expr, f.dlt).map_err(CaptureError::from)?);
+            }
+            Source::File(f)
+        }
         SourceSpec::Live(o) => {
             let l = LiveSource::open(o)?;
             eprintln!(
                 "plugsniff: capturing on {} ({}, snaplen {}, buffer {} MiB)",
                 l.interface,
-                l.kind.name(),
+                l.link_name,
                 o.snaplen,
                 o.buffer_size >> 20
             );
+            if l.plain {
+                eprintln!(
+                    "plugsniff: {} is a wired link ({}): its IP traffic is decoded as it is, \
+                     without 802.11 or decryption (for Wi-Fi use a monitor-mode interface, \
+                     see docs/hardware.md)",
+                    l.interface, l.link_name
+                );
+            }
             Source::Live(l)
         }
     };
-    let plain_dlt = source.kind().is_none().then(|| source.dlt());
-    if plain_dlt.is_none() && cfg.networks.is_empty() {
+    if source.kind().is_some() && cfg.networks.is_empty() {
         eprintln!(
             "plugsniff: warning: no key given (--config, {}): only unencrypted traffic will be decoded",
             secrets::ENV_PASSPHRASE
@@ -400,15 +494,13 @@ pub fn run_config(cfg: RunConfig) -> Result<(), CliError> {
         })?),
         None => None,
     };
-    let mut w = Watcher::new(
-        cfg.networks,
-        WatchOptions {
-            show_secrets: cfg.show_secrets,
-            klap_accounts: cfg.klap_accounts,
-        },
-    );
+    let w = Watcher::new(cfg.networks, cfg.decoders);
+    let mut tap = PcapTap {
+        out: None,
+        error: None,
+    };
     if let Some((p, max)) = &cfg.pcap {
-        w.pcap_out = Some(
+        tap.out = Some(
             RotatingPcap::create(p, LINKTYPE_ETHERNET, *max, 10).map_err(|err| CliError::Io {
                 what: format!("cannot create {}", p.display()),
                 err,
@@ -434,10 +526,8 @@ pub fn run_config(cfg: RunConfig) -> Result<(), CliError> {
     let sig = signals(stop.clone(), reopen.clone());
     let mut r = Runner {
         w,
-        plain_dlt,
-        kind: source
-            .kind()
-            .unwrap_or(crate::capture::link::LinkKind::Ieee80211),
+        sinks: cfg.sinks,
+        tap,
         forwarded_keys: 0,
         stdout: std::io::BufWriter::new(std::io::stdout()),
         stdout_json: cfg.stdout_json,
@@ -452,7 +542,9 @@ pub fn run_config(cfg: RunConfig) -> Result<(), CliError> {
         live,
         last_progress: Progress::default(),
     };
-    let outcome = pipeline::run(source, cfg.workers, cfg.limits, stop, &mut r);
+    let mut limits = cfg.limits;
+    limits.filter = file_filter;
+    let outcome = pipeline::run(source, cfg.workers, limits, stop, &mut r);
     if let Some(h) = sig {
         h.close();
     }
@@ -460,8 +552,19 @@ pub fn run_config(cfg: RunConfig) -> Result<(), CliError> {
     r.emit_events();
     let final_progress = outcome.progress;
     // Final outputs: summary, flushed files.
-    let pcap_out = r.w.pcap_out.take();
-    let summary = WatchSummary::new(&r.w);
+    if !r.sinks.is_empty() {
+        r.last_progress = final_progress;
+        r.each_sink(|s, v| s.finish(v));
+    }
+    let pcap_out = r.tap.out.take();
+    let fs = r.w.flow_stats();
+    let flows = crate::output::watch_summary::FlowCounts {
+        created: fs.created,
+        open_at_end: r.w.flow_count(),
+        evicted_no_payload: fs.evicted_no_payload,
+        refused_table_full: fs.refused_full,
+    };
+    let summary = WatchSummary::new(&r.w.an.inventory, flows, &r.w.an.stats, &r.w.engine);
     let (summary_json, summary_text) = (summary.to_json_line(), summary.to_text(r.style));
     drop(summary);
     let finish = || -> std::io::Result<()> {

@@ -20,6 +20,12 @@
 //! - A response without `Content-Length` (close-delimited, RFC 9112 §6.3
 //!   rule 8) is taken as bodiless and reported as
 //!   [`HttpError::NoContentLength`]; the plugs always send the header.
+//! - After a protocol switch (a request carrying `Upgrade` with `Connection:
+//!   upgrade`, or a `101 Switching Protocols` response, RFC 9110 §7.8) the
+//!   bytes that follow are not HTTP: the parser stops
+//!   ([`HttpParser::is_upgraded`]) and hands them over untouched
+//!   ([`HttpParser::take_upgraded`]), so a WebSocket decoder can take the
+//!   stream from there.
 
 /// Largest start line + header block buffered (the plugs send < 300 bytes).
 pub const MAX_HEAD: usize = 8 * 1024;
@@ -85,6 +91,82 @@ impl HttpMessage {
             .filter_map(|kv| kv.split_once('='))
             .find(|(k, _)| *k == name)
             .map(|(_, v)| v)
+    }
+
+    /// The request method (`GET`, `POST`…), for requests.
+    pub fn method(&self) -> Option<&str> {
+        match &self.start {
+            StartLine::Request { method, .. } => Some(method),
+            StartLine::Response { .. } => None,
+        }
+    }
+
+    /// The request target as sent (path and query), for requests.
+    pub fn target(&self) -> Option<&str> {
+        match &self.start {
+            StartLine::Request { target, .. } => Some(target),
+            StartLine::Response { .. } => None,
+        }
+    }
+
+    /// This message switches the connection to another protocol (RFC 9110
+    /// §7.8): a `101` response, or a request with `Upgrade` and `Connection:
+    /// upgrade` (the client sends the new protocol right after it).
+    pub fn is_upgrade(&self) -> bool {
+        match &self.start {
+            StartLine::Response { status, .. } => *status == 101,
+            StartLine::Request { .. } => {
+                self.header("upgrade").is_some()
+                    && self.header("connection").is_some_and(|c| {
+                        c.split(',')
+                            .any(|t| t.trim().eq_ignore_ascii_case("upgrade"))
+                    })
+            }
+        }
+    }
+
+    /// The credentials of an `Authorization` header (RFC 9110 §11.6.2), or
+    /// the challenge of a `WWW-Authenticate` one (§11.6.1): scheme, user
+    /// and realm only. A Digest `response` and a Basic password are never
+    /// kept.
+    pub fn auth(&self) -> Option<crate::decoders::HttpAuth> {
+        let v = self
+            .header("authorization")
+            .or_else(|| self.header("www-authenticate"))?;
+        let (scheme, rest) = v.split_once(' ').unwrap_or((v, ""));
+        let bounded = |s: &str| s.chars().take(128).collect::<String>();
+        if scheme.eq_ignore_ascii_case("basic") {
+            let user = crate::decoders::tplink::smart::b64_decode(rest.trim())
+                .and_then(|b| String::from_utf8(b).ok())
+                .and_then(|s| s.split_once(':').map(|(u, _)| bounded(u)));
+            return Some(crate::decoders::HttpAuth {
+                scheme: "basic",
+                user,
+                realm: None,
+            });
+        }
+        if !scheme.eq_ignore_ascii_case("digest") {
+            return None;
+        }
+        let param = |name: &str| {
+            rest.split(',')
+                .filter_map(|kv| kv.split_once('='))
+                .find(|(k, _)| k.trim().eq_ignore_ascii_case(name))
+                .map(|(_, v)| bounded(v.trim().trim_matches('"')))
+        };
+        Some(crate::decoders::HttpAuth {
+            scheme: "digest",
+            user: param("username"),
+            realm: param("realm"),
+        })
+    }
+
+    /// The reason phrase of a response (`OK`, `Unauthorized`).
+    pub fn status_reason(&self) -> Option<&str> {
+        match &self.start {
+            StartLine::Response { reason, .. } => Some(reason),
+            StartLine::Request { .. } => None,
+        }
     }
 
     pub fn status(&self) -> Option<u16> {
@@ -157,6 +239,9 @@ enum State {
     Skip { remaining: u64 },
     /// Lost: dropping bytes until a line that starts a message.
     Hunt { skipped: u64 },
+    /// The connection switched protocols: bytes are kept for
+    /// [`HttpParser::take_upgraded`], not parsed.
+    Upgraded,
 }
 
 /// One direction's parser.
@@ -209,14 +294,35 @@ impl HttpParser {
     pub fn release(&mut self) {
         let skipped = self.buf.len() as u64;
         self.buf = Vec::new();
-        if !matches!(self.state, State::Skip { .. }) {
+        if !matches!(self.state, State::Skip { .. } | State::Upgraded) {
             self.state = State::Hunt { skipped };
+        }
+    }
+
+    /// The connection switched protocols after the last message emitted
+    /// ([`HttpMessage::is_upgrade`]); later bytes are not parsed.
+    pub fn is_upgraded(&self) -> bool {
+        self.state == State::Upgraded
+    }
+
+    /// The bytes received after the upgrading message (at most
+    /// [`MAX_HEAD`] + [`MAX_BODY`]: the caller takes them after each push).
+    pub fn take_upgraded(&mut self) -> Vec<u8> {
+        if self.state == State::Upgraded {
+            std::mem::take(&mut self.buf)
+        } else {
+            Vec::new()
         }
     }
 
     /// `len` bytes of the stream were lost: whatever was being read is
     /// abandoned and the parser hunts for the next message.
     pub fn on_gap(&mut self, len: u64) {
+        if self.state == State::Upgraded {
+            // Not HTTP any more: the new protocol's decoder sees the gap.
+            self.buf.clear();
+            return;
+        }
         if let State::Skip { remaining } = &mut self.state {
             if *remaining >= len {
                 *remaining -= len;
@@ -232,6 +338,11 @@ impl HttpParser {
     pub fn push(&mut self, mut data: &[u8], out: &mut Vec<HttpEvent>) {
         loop {
             match &mut self.state {
+                State::Upgraded => {
+                    let room = (MAX_HEAD + MAX_BODY).saturating_sub(self.buf.len());
+                    self.buf.extend_from_slice(&data[..room.min(data.len())]);
+                    return;
+                }
                 State::Skip { remaining } => {
                     let n = (*remaining).min(data.len() as u64) as usize;
                     *remaining -= n as u64;
@@ -336,11 +447,15 @@ impl HttpParser {
                     };
                     let rest = self.buf.split_off(want);
                     let body = std::mem::replace(&mut self.buf, rest);
-                    out.push(HttpEvent::Message(HttpMessage {
+                    let m = HttpMessage {
                         start,
                         headers,
                         body,
-                    }));
+                    };
+                    if m.is_upgrade() {
+                        self.state = State::Upgraded;
+                    }
+                    out.push(HttpEvent::Message(m));
                 }
             }
         }
@@ -425,6 +540,41 @@ fn parse_head(head: &[u8], out: &mut Vec<HttpEvent>) -> Result<Head, HttpError> 
     })
 }
 
+/// Parses one whole message carried in a datagram (HTTPU: SSDP on UDP
+/// 1900, UPnP Device Architecture 2.0 §1.1.2): start line, header fields,
+/// and as body whatever follows the blank line (cut to `Content-Length`
+/// when given). A datagram without the blank line is taken as all head.
+/// Same limits as the stream parser: [`MAX_HEAD`], [`MAX_HEADERS`].
+pub fn parse_datagram(b: &[u8]) -> Result<HttpMessage, HttpError> {
+    let (head, rest) = match find(b, b"\r\n\r\n") {
+        Some(end) => (&b[..end], &b[end + 4..]),
+        None => {
+            let mut h = b;
+            while let Some(s) = h.strip_suffix(b"\r\n") {
+                h = s;
+            }
+            (h, &b[b.len()..])
+        }
+    };
+    if head.len() > MAX_HEAD {
+        return Err(HttpError::HeadTooLong);
+    }
+    let mut ignored = Vec::new();
+    match parse_head(head, &mut ignored)? {
+        Head::Body {
+            start,
+            headers,
+            len,
+        } => Ok(HttpMessage {
+            start,
+            headers,
+            body: rest[..len.min(rest.len())].to_vec(),
+        }),
+        Head::Skip(declared) => Err(HttpError::BodyTooLarge { declared }),
+        Head::Chunked => Err(HttpError::Chunked),
+    }
+}
+
 fn parse_start(line: &str) -> Option<StartLine> {
     if let Some(rest) = line.strip_prefix("HTTP/1.") {
         let mut it = rest.splitn(3, ' ');
@@ -443,7 +593,7 @@ fn parse_start(line: &str) -> Option<StartLine> {
     let (method, target, version) = (it.next()?, it.next()?, it.next()?);
     if it.next().is_some()
         || method.is_empty()
-        || !method.bytes().all(|b| b.is_ascii_uppercase())
+        || !method.bytes().all(|b| b.is_ascii_uppercase() || b == b'-')
         || !version.starts_with("HTTP/1.")
     {
         return None;
@@ -600,6 +750,57 @@ mod tests {
         let ev = all(&mut p, &[b"POST / HTTP/1.1\r\nX: ", &[b'a'; 3 * MAX_HEAD]]);
         assert!(ev.contains(&HttpEvent::Error(HttpError::HeadTooLong)));
         assert!(p.buffered() <= MAX_HEAD + 8);
+    }
+
+    #[test]
+    fn authorization_without_its_secrets() {
+        let ev = all(
+            &mut HttpParser::new(),
+            &[b"GET /rpc/Switch.Set?id=0&on=true HTTP/1.1\r\nAuthorization: Digest username=\"admin\", realm=\"shellyplus1pm-a8032abe54dc\", nonce=\"60dc59c8\", uri=\"/rpc/Switch.Set\", response=\"6f5c1e1b9f\", qop=auth, nc=00000001, cnonce=\"4a3f\", algorithm=SHA-256\r\n\r\nGET /status HTTP/1.1\r\nAuthorization: Basic YWRtaW46aHVudGVyMg==\r\n\r\nHTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Digest qop=\"auth\", realm=\"shellyplus1pm-a8032abe54dc\", nonce=\"60dc59c8\", algorithm=SHA-256\r\nContent-Length: 0\r\n\r\n"],
+        );
+        let m = msgs(&ev);
+        let a = m[0].auth().unwrap();
+        assert_eq!(
+            (a.scheme, a.user.as_deref(), a.realm.as_deref()),
+            ("digest", Some("admin"), Some("shellyplus1pm-a8032abe54dc"))
+        );
+        assert!(!format!("{a:?}").contains("6f5c1e1b9f"));
+        let a = m[1].auth().unwrap();
+        assert_eq!((a.scheme, a.user.as_deref()), ("basic", Some("admin")));
+        assert!(!format!("{a:?}").contains("hunter2"));
+        let a = m[2].auth().unwrap();
+        assert_eq!(
+            (a.scheme, a.user, a.realm.as_deref()),
+            ("digest", None, Some("shellyplus1pm-a8032abe54dc"))
+        );
+    }
+
+    #[test]
+    fn upgrade_hands_over_the_rest_of_the_stream() {
+        let req = b"GET /rpc HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: keep-alive, Upgrade\r\n\r\n\x81\x85abcd";
+        for cut in 0..req.len() {
+            let mut p = HttpParser::new();
+            let ev = all(&mut p, &[&req[..cut], &req[cut..], b"\r\n\r\nmore"]);
+            assert_eq!(msgs(&ev).len(), 1, "{cut}");
+            assert_eq!(msgs(&ev)[0].method(), Some("GET"));
+            assert_eq!(msgs(&ev)[0].target(), Some("/rpc"));
+            assert!(p.is_upgraded());
+            assert_eq!(p.take_upgraded(), b"\x81\x85abcd\r\n\r\nmore");
+            assert!(p.take_upgraded().is_empty());
+        }
+        let rsp = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n\x81\x02{}";
+        let mut p = HttpParser::new();
+        let ev = all(&mut p, &[rsp]);
+        assert_eq!(msgs(&ev)[0].status(), Some(101));
+        assert_eq!(p.take_upgraded(), b"\x81\x02{}");
+        // Without `Connection: upgrade` a request does not switch.
+        let mut p = HttpParser::new();
+        all(&mut p, &[b"GET / HTTP/1.1\r\nUpgrade: h2c\r\n\r\n"]);
+        assert!(!p.is_upgraded());
+        // Buffered upgraded bytes are bounded.
+        let mut p = HttpParser::new();
+        all(&mut p, &[rsp, &vec![0u8; 2 * (MAX_HEAD + MAX_BODY)]]);
+        assert!(p.buffered() <= MAX_HEAD + MAX_BODY);
     }
 
     #[test]

@@ -453,6 +453,137 @@ mod der {
     }
 }
 
+use crate::decoders::{
+    CloudLinkFinding, Ctx, Decoder, Direction, Finding, Registration, ServerIs, StreamDecoder,
+    Transport, Verdict,
+};
+
+/// TCP ports of the TP-Link cloud link (python-kasa; seen from HS1xx firmware).
+pub const CLOUD_PORTS: [u16; 2] = [50443, 443];
+/// HTTPS ports of the plugs' local API (`SMART.KLAP.HTTPS` 4433,
+/// `SslAesTransport` 443): TLS, metadata only.
+pub const LOCAL_HTTPS_PORTS: [u16; 1] = [4433];
+/// Inventory note for a device serving its local API over TLS.
+pub const LOCAL_HTTPS_NOTE: &str = "HTTPS: local API over TLS, cannot decrypt passively";
+
+/// A plug's local HTTPS API between two local addresses: labelled, not decoded.
+pub static LOCAL_HTTPS: Registration = Registration {
+    name: "https",
+    transport: Transport::Tcp,
+    ports: &LOCAL_HTTPS_PORTS,
+    probe: |p| {
+        use crate::flows::ip::is_local;
+        if !(is_local(p.src.ip()) && is_local(p.dst.ip())) {
+            return Verdict::NoMatch;
+        }
+        // The device is the end on the HTTPS port.
+        if LOCAL_HTTPS_PORTS.contains(&p.dst.port()) {
+            Verdict::Match(ServerIs::Dst)
+        } else if LOCAL_HTTPS_PORTS.contains(&p.src.port()) {
+            Verdict::Match(ServerIs::Src)
+        } else {
+            Verdict::NoMatch
+        }
+    },
+    decoder: Decoder::Stream(|_| Box::new(LocalHttps)),
+};
+
+/// The cloud link: TLS to 50443 (or 443), metadata only.
+pub static CLOUD_LINK: Registration = Registration {
+    name: "tls",
+    transport: Transport::Tcp,
+    ports: &CLOUD_PORTS,
+    probe: |p| p.by_port(&CLOUD_PORTS),
+    decoder: Decoder::Stream(|_| {
+        Box::new(CloudLink {
+            session: TlsSession::new(),
+            announced: false,
+            last_up: None,
+            intervals: (0.0, 0),
+        })
+    }),
+};
+
+struct LocalHttps;
+
+impl StreamDecoder for LocalHttps {
+    fn on_start(&mut self, _cx: &mut Ctx<'_>, out: &mut Vec<Finding>) {
+        out.push(Finding::DeviceNote {
+            protocol: "https",
+            note: Some(LOCAL_HTTPS_NOTE.to_string()),
+        });
+    }
+    fn on_data(&mut self, _: &mut Ctx<'_>, _: Direction, _: &[u8], _: &mut Vec<Finding>) {}
+    fn on_gap(&mut self, _: &mut Ctx<'_>, _: Direction, _: u64, _: &mut Vec<Finding>) {}
+    fn held_bytes(&self) -> usize {
+        0
+    }
+    fn release(&mut self) {}
+}
+
+struct CloudLink {
+    session: TlsSession,
+    /// The `opened` finding was given (at the ClientHello).
+    announced: bool,
+    /// When the client last sent data, and (sum of intervals, count).
+    last_up: Option<std::time::Duration>,
+    intervals: (f64, u64),
+}
+
+impl CloudLink {
+    fn finding(&self, closed: bool) -> Finding {
+        let meta = self.session.meta();
+        Finding::CloudLink(Box::new(CloudLinkFinding {
+            closed,
+            sni: meta.client_hello.as_ref().and_then(|c| c.sni.clone()),
+            tls_version: meta
+                .server_hello
+                .as_ref()
+                .map(|s| (s.version(), true))
+                .or_else(|| {
+                    meta.client_hello
+                        .as_ref()
+                        .map(|c| (c.legacy_version, false))
+                }),
+            server_cert_cn: meta.certificate.as_ref().and_then(|c| c.subject_cn.clone()),
+            mean_interval_s: (self.intervals.1 > 0)
+                .then(|| self.intervals.0 / self.intervals.1 as f64),
+        }))
+    }
+}
+
+impl StreamDecoder for CloudLink {
+    fn on_data(&mut self, cx: &mut Ctx<'_>, dir: Direction, data: &[u8], out: &mut Vec<Finding>) {
+        self.session.on_data(dir, data);
+        if dir == Direction::ToServer {
+            let now = cx.ts.since_epoch();
+            if let Some(prev) = self.last_up {
+                self.intervals.0 += now.saturating_sub(prev).as_secs_f64();
+                self.intervals.1 += 1;
+            }
+            self.last_up = Some(now);
+        }
+        if !self.announced && self.session.meta().client_hello.is_some() {
+            self.announced = true;
+            out.push(self.finding(false));
+        }
+    }
+    fn on_gap(&mut self, _cx: &mut Ctx<'_>, dir: Direction, len: u64, _out: &mut Vec<Finding>) {
+        self.session.on_gap(dir, len);
+    }
+    fn on_close(&mut self, _cx: &mut Ctx<'_>, out: &mut Vec<Finding>) {
+        self.announced = true;
+        out.push(self.finding(true));
+    }
+    fn held_bytes(&self) -> usize {
+        self.session.held_bytes()
+    }
+    fn release(&mut self) {
+        self.session.on_gap(Direction::ToServer, 0);
+        self.session.on_gap(Direction::ToClient, 0);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

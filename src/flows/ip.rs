@@ -15,7 +15,7 @@
 //! # Guarantees
 //! - No panics and no allocation for any input; every returned slice borrows
 //!   the input. Every error names the layer ([`Layer`]) and, for short input,
-//!   the bytes needed and present ([`IpError::Short`]).
+//!   the bytes needed and present ([`IpError::Len`]).
 //! - Strict lengths: a header that claims more bytes than are present is an
 //!   error, never a silently shortened payload. Lax parsing
 //!   (`etherparse::LaxSlicedPacket`) would hand TCP reassembly a truncated
@@ -33,39 +33,16 @@
 //! slices: 0.21 has no SLL2 or null/loopback support, and each of these
 //! headers is one bounds check and a few fixed offsets.
 
-use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
 
 use etherparse::err::packet::SliceError;
 use etherparse::{EtherType, NetSlice, SlicedPacket, TransportSlice};
 
 use crate::flows::tcp::TcpFlags;
-use crate::wire::MacAddr;
 use crate::wire::llc::ethertype;
+use crate::wire::{Layer, LenError, MacAddr};
 
-/// Link types [`parse_link`] understands (libpcap `LINKTYPE_*` / `DLT_*`).
-pub mod dlt {
-    /// BSD loopback: a 4-byte address family in the capturing host's order.
-    pub const NULL: i32 = 0;
-    /// Ethernet II (and 802.1Q-tagged Ethernet).
-    pub const ETHERNET: i32 = 1;
-    /// `DLT_RAW` on most BSDs: raw IPv4 or IPv6.
-    pub const RAW_BSD: i32 = 12;
-    /// `DLT_RAW` on OpenBSD: raw IPv4 or IPv6.
-    pub const RAW_OPENBSD: i32 = 14;
-    /// `LINKTYPE_RAW`: raw IPv4 or IPv6, version in the first nibble.
-    pub const RAW: i32 = 101;
-    /// OpenBSD loopback: a 4-byte address family, big-endian.
-    pub const LOOP: i32 = 108;
-    /// Linux cooked capture v1.
-    pub const LINUX_SLL: i32 = 113;
-    /// Raw IPv4 only.
-    pub const IPV4: i32 = 228;
-    /// Raw IPv6 only.
-    pub const IPV6: i32 = 229;
-    /// Linux cooked capture v2.
-    pub const LINUX_SLL2: i32 = 276;
-}
+pub use crate::wire::link::dlt;
 
 /// Fixed header lengths of the link layers.
 const ETHERNET_HEADER_LEN: usize = 14;
@@ -95,59 +72,13 @@ pub fn supported_plain_dlt(d: i32) -> bool {
     )
 }
 
-/// The layer an [`IpError`] is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Layer {
-    Ethernet,
-    Vlan,
-    LinuxSll,
-    LinuxSll2,
-    Loopback,
-    RawIp,
-    Ipv4,
-    Ipv6,
-    /// IPv4 authentication header or an IPv6 extension header.
-    IpExtension,
-    Tcp,
-    Udp,
-    Icmp,
-    /// Anything else `etherparse` reports (MACsec, IGMP…).
-    Other,
-}
-
-impl fmt::Display for Layer {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Layer::Ethernet => "Ethernet",
-            Layer::Vlan => "802.1Q",
-            Layer::LinuxSll => "Linux SLL",
-            Layer::LinuxSll2 => "Linux SLL2",
-            Layer::Loopback => "loopback",
-            Layer::RawIp => "raw IP",
-            Layer::Ipv4 => "IPv4",
-            Layer::Ipv6 => "IPv6",
-            Layer::IpExtension => "IP extension header",
-            Layer::Tcp => "TCP",
-            Layer::Udp => "UDP",
-            Layer::Icmp => "ICMP",
-            Layer::Other => "other",
-        })
-    }
-}
-
 /// Why a frame could not be taken apart. Small and `Copy`: it is produced on
 /// the hot path and only counted or logged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum IpError {
-    /// The layer starting at `offset` (from the start of the bytes handed in)
-    /// needs `required` bytes; `len` are present.
-    #[error("{layer} at offset {offset}: needs {required} bytes, {len} present")]
-    Short {
-        layer: Layer,
-        required: usize,
-        len: usize,
-        offset: usize,
-    },
+    /// A layer is cut short ([`LenError`] says which, where, and by how much).
+    #[error(transparent)]
+    Len(LenError),
     /// A header field holds a value the layer does not allow (wrong IP
     /// version, header length below minimum, bad TCP data offset…).
     #[error("{0}: malformed header")]
@@ -161,12 +92,7 @@ pub enum IpError {
 }
 
 fn short(layer: Layer, required: usize, len: usize) -> IpError {
-    IpError::Short {
-        layer,
-        required,
-        len,
-        offset: 0,
-    }
+    IpError::Len(LenError::new(layer, required, len))
 }
 
 /// The transport layer of an IP packet, borrowing its payload.
@@ -269,12 +195,12 @@ pub fn parse_link(d: i32, frame: &[u8]) -> Result<LinkFrame<'_>, IpError> {
                     break;
                 }
                 if frame.len() < off + VLAN_TAG_LEN {
-                    return Err(IpError::Short {
+                    return Err(IpError::Len(LenError {
                         layer: Layer::Vlan,
                         required: VLAN_TAG_LEN,
                         len: frame.len() - off,
                         offset: off,
-                    });
+                    }));
                 }
                 et = be16(frame, off + 2);
                 off += VLAN_TAG_LEN;
@@ -365,12 +291,12 @@ fn map_layer(l: etherparse::err::Layer, ip: Layer) -> Layer {
 
 fn map_slice_error(e: &SliceError, ip: Layer) -> IpError {
     match e {
-        SliceError::Len(l) => IpError::Short {
+        SliceError::Len(l) => IpError::Len(LenError {
             layer: map_layer(l.layer, ip),
             required: l.required_len,
             len: l.len,
             offset: l.layer_start_offset,
-        },
+        }),
         SliceError::LinuxSll(_) => IpError::Malformed(Layer::LinuxSll),
         SliceError::Macsec(_) => IpError::Malformed(Layer::Other),
         SliceError::Ip(_) => IpError::Malformed(ip),
@@ -492,6 +418,26 @@ pub fn parse_arp(p: &[u8]) -> Option<Arp> {
         target_mac: MacAddr::from_slice(&p[18..24]),
         target_ip: ip(24),
     })
+}
+
+/// Private, link-local, loopback and multicast addresses are "local": their
+/// MAC addresses on the frame are the hosts' own.
+pub fn is_local(ip: std::net::IpAddr) -> bool {
+    match ip {
+        std::net::IpAddr::V4(a) => {
+            a.is_private()
+                || a.is_link_local()
+                || a.is_loopback()
+                || a.is_broadcast()
+                || a.is_multicast()
+        }
+        std::net::IpAddr::V6(a) => {
+            a.is_loopback()
+                || a.is_multicast()
+                || (a.segments()[0] & 0xffc0) == 0xfe80
+                || (a.segments()[0] & 0xfe00) == 0xfc00
+        }
+    }
 }
 
 #[cfg(test)]
@@ -640,12 +586,12 @@ mod tests {
         // A cut tag names the VLAN layer and where it starts.
         assert_eq!(
             parse_link(dlt::ETHERNET, &one[..16]),
-            Err(IpError::Short {
+            Err(IpError::Len(LenError {
                 layer: Layer::Vlan,
                 required: 4,
                 len: 2,
                 offset: 14
-            })
+            }))
         );
         // An 802.11 MSDU carrying a tagged frame: one tag unwrapped.
         let tagged = with_prefix(&[0, 5, 8, 0], &ip);
@@ -741,12 +687,12 @@ mod tests {
             assert_eq!(parse_link(d, &v6).unwrap().ethertype, ethertype::IPV6);
             assert_eq!(
                 parse_link(d, &[]),
-                Err(IpError::Short {
+                Err(IpError::Len(LenError {
                     layer: Layer::RawIp,
                     required: 1,
                     len: 0,
                     offset: 0
-                })
+                }))
             );
             assert_eq!(
                 parse_link(d, &[0x50]),
@@ -788,7 +734,7 @@ mod tests {
         // Cut inside the TCP header (IPv4 header is 20 bytes): the IPv4 total
         // length then claims more than is present.
         match parse_ip_ethertype(ethertype::IPV4, &v4[..30]) {
-            Err(IpError::Short { layer, .. }) => assert_eq!(layer, Layer::Ipv4),
+            Err(IpError::Len(LenError { layer, .. })) => assert_eq!(layer, Layer::Ipv4),
             other => panic!("{other:?}"),
         }
         // TCP data offset below 5 words.

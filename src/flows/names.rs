@@ -15,6 +15,10 @@
 //!     asked for, following the CNAME chain back.
 //! - [`parse_dns_answers`] and [`parse_dhcp`], usable on their own.
 //!
+//! Three small parsers (ARP, DHCP, DNS) and the table they feed live in one
+//! file (about 700 lines without tests) because each parser exists only to
+//! fill the table and shares its bounds.
+//!
 //! # Guarantees
 //! - Bounded: every map has a named cap ([`MAX_HOSTS`], [`MAX_DNS_NAMES`]).
 //!   When one is full, learning a new key evicts the least recently learned
@@ -30,24 +34,22 @@
 //!   backwards ("a prior occurrence", §4.1.4), so pointer loops end and are
 //!   counted as malformed. DHCP: the option walk moves forward by at least
 //!   one byte per step and checks every length.
-//! - Printable: hostnames and DNS labels come off the air; every byte outside
-//!   printable ASCII becomes `?`, so they are safe to print to a terminal.
+//! - Printable: hostnames and DNS labels come off the air. In DHCP host
+//!   names every byte outside printable ASCII becomes `?`; DNS names keep
+//!   valid UTF-8 but lose control characters and bidirectional overrides
+//!   ([`crate::wire::dns::LabelText`]). Either way they are safe to print to
+//!   a terminal.
 //! - Not authenticated: anyone on the network can claim any name or address
 //!   (ARP spoofing, forged DNS). The table reports what was said, for display.
 //!
-//! # Why a hand-written DNS reader
-//! `simple-dns` 0.13 was tried and does not panic on random input (a 40 000
-//! case proptest), but `Packet::parse` calls `Vec::with_capacity(count)` with
-//! each section count from the header: a 12-byte packet claiming 65 535
-//! answers makes it allocate about 9 MB (144-byte records) before it fails.
-//! It also parses every section and record type and rejects the whole packet
-//! when any record is bad, where we need three record types from the answer
-//! section and want the answers that precede a bad record. The reader below
-//! is about 150 lines with explicit limits.
+//! # One DNS reader
+//! DNS messages are read with [`crate::wire::dns`], the reader `decoders::mdns`
+//! uses too (it says why it is hand-written); this module adds the answer
+//! walk, the CNAME chain and the caps above.
 //!
 //! Not handled: DHCP option overload (RFC 2132 §9.3, options in `sname`/`file`)
-//! and long-option concatenation (RFC 3396; the last instance wins); the DHCP
-//! FQDN option 81; DNS over TCP; record TTLs (entries live until evicted).
+//! and long-option concatenation (RFC 3396; the last instance wins); DNS over
+//! TCP; record TTLs (entries live until evicted).
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::Hash;
@@ -62,10 +64,9 @@ pub const MAX_HOSTS: usize = 4096;
 /// Cap on remote addresses with a DNS name: a busy household resolves a few
 /// thousand names a day.
 pub const MAX_DNS_NAMES: usize = 16_384;
-/// Compression pointers followed while reading one DNS name.
-pub const MAX_POINTER_HOPS: usize = 32;
-/// Longest DNS name in wire form, length octets included (RFC 1035 §2.3.4).
-pub const MAX_NAME_WIRE_LEN: usize = 255;
+/// Compression pointers followed while reading one DNS name, and the longest
+/// name: the shared reader's limits ([`crate::wire::dns`]).
+pub use crate::wire::dns::{MAX_NAME_WIRE_LEN, MAX_POINTER_HOPS};
 /// Questions read from a response (a real one has one; mDNS has none).
 pub const MAX_QUESTIONS: usize = 4;
 /// Answer records read from one response; the rest are skipped.
@@ -88,7 +89,7 @@ pub mod dhcp_type {
 }
 
 /// What the table has seen, learned and dropped.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct NameStats {
     pub arp: u64,
     pub dhcp: u64,
@@ -414,7 +415,10 @@ const OPT_PAD: u8 = 0;
 const OPT_HOSTNAME: u8 = 12;
 const OPT_REQUESTED_IP: u8 = 50;
 const OPT_MSG_TYPE: u8 = 53;
+const OPT_PARAM_LIST: u8 = 55;
+const OPT_VENDOR_CLASS: u8 = 60;
 const OPT_CLIENT_ID: u8 = 61;
+const OPT_CLIENT_FQDN: u8 = 81;
 const OPT_END: u8 = 255;
 /// `htype` for Ethernet (RFC 1700 "ARP hardware types"), also used by 802.11.
 const HTYPE_ETHERNET: u8 = 1;
@@ -437,8 +441,52 @@ pub struct Dhcp {
     pub requested: Option<Ipv4Addr>,
     /// Option 61 of hardware type 1 (RFC 2132 §9.14): a MAC.
     pub client_id_mac: Option<MacAddr>,
+    /// Option 60, vendor class identifier (RFC 2132 §9.13): `udhcp 1.30.1`,
+    /// `MSFT 5.0`, `dhcpcd-9.4.1:Linux-…`, `android-dhcp-13`. Printable,
+    /// at most [`MAX_VENDOR_CLASS_LEN`] bytes.
+    pub vendor_class: Option<String>,
+    /// Option 55, parameter request list (RFC 2132 §9.8): the option codes
+    /// in the client's order, a fingerprint of its DHCP stack (at most 255
+    /// by the length octet).
+    pub param_list: Vec<u8>,
+    /// Option 81, client FQDN (RFC 4702 §2): the domain name, from the wire
+    /// encoding when the E flag is set, else the deprecated ASCII form.
+    /// Printable, at most [`MAX_NAME_WIRE_LEN`] bytes.
+    pub fqdn: Option<String>,
     /// An option ran past the end of the message (walk stopped there).
     pub options_truncated: bool,
+}
+
+/// Longest vendor class kept (option 60); longer is truncated.
+pub const MAX_VENDOR_CLASS_LEN: usize = 64;
+
+/// RFC 4702 §2.1: flags(1) rcode1(1) rcode2(1), then the name. Bit E (0x04)
+/// says the name is in DNS wire format (labels, uncompressed, possibly
+/// without the root label for a partial name).
+fn parse_fqdn(val: &[u8]) -> Option<String> {
+    let (&flags, rest) = val.split_first()?;
+    let name = rest.get(2..)?;
+    let mut out = String::new();
+    if flags & 0x04 == 0 {
+        printable(&name[..name.len().min(MAX_NAME_WIRE_LEN)], &mut out);
+    } else {
+        let mut i = 0;
+        while let Some(&len) = name.get(i) {
+            let len = usize::from(len);
+            if len == 0 || len > 63 {
+                break;
+            }
+            let Some(label) = name.get(i + 1..i + 1 + len) else {
+                break;
+            };
+            if !out.is_empty() {
+                out.push('.');
+            }
+            printable(label, &mut out);
+            i += 1 + len;
+        }
+    }
+    (!out.is_empty()).then_some(out)
 }
 
 fn ipv4_at(p: &[u8], off: usize) -> Ipv4Addr {
@@ -466,6 +514,9 @@ pub fn parse_dhcp(p: &[u8]) -> Option<Dhcp> {
         hostname: None,
         requested: None,
         client_id_mac: None,
+        vendor_class: None,
+        param_list: Vec::new(),
+        fqdn: None,
         options_truncated: false,
     };
     // RFC 2132 §2: code(1) len(1) value(len); Pad and End are one byte.
@@ -502,6 +553,14 @@ pub fn parse_dhcp(p: &[u8]) -> Option<Dhcp> {
             (OPT_CLIENT_ID, &[HTYPE_ETHERNET, ref mac @ ..]) if mac.len() == 6 => {
                 d.client_id_mac = Some(MacAddr::from_slice(mac));
             }
+            (OPT_VENDOR_CLASS, _) => {
+                let v = val.split(|&c| c == 0).next().unwrap_or_default();
+                let mut s = String::with_capacity(v.len().min(MAX_VENDOR_CLASS_LEN));
+                printable(&v[..v.len().min(MAX_VENDOR_CLASS_LEN)], &mut s);
+                d.vendor_class = Some(s);
+            }
+            (OPT_PARAM_LIST, _) => d.param_list = val.to_vec(),
+            (OPT_CLIENT_FQDN, _) => d.fqdn = parse_fqdn(val),
             _ => {}
         }
         i = start + usize::from(len);
@@ -511,17 +570,7 @@ pub fn parse_dhcp(p: &[u8]) -> Option<Dhcp> {
 
 // ---------------------------------------------------------------- DNS
 
-const DNS_HEADER_LEN: usize = 12;
-const TYPE_A: u16 = 1;
-const TYPE_CNAME: u16 = 5;
-const TYPE_AAAA: u16 = 28;
-const CLASS_IN: u16 = 1;
-/// mDNS sets the top bit of the class ("cache flush", RFC 6762 §10.2).
-const CLASS_MASK: u16 = 0x7fff;
-/// type(2) class(2) TTL(4) RDLENGTH(2).
-const RR_FIXED_LEN: usize = 10;
-/// qtype(2) qclass(2).
-const QUESTION_FIXED_LEN: usize = 4;
+use crate::wire::dns::{self as wdns, DnsMessage, rtype};
 
 /// Why a DNS response was cut short.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -540,6 +589,18 @@ pub enum DnsError {
     NameTooLong,
 }
 
+impl From<wdns::DnsError> for DnsError {
+    fn from(e: wdns::DnsError) -> Self {
+        match e {
+            wdns::DnsError::Short => DnsError::Short,
+            wdns::DnsError::BadLabelType => DnsError::BadLabelType,
+            wdns::DnsError::ForwardPointer => DnsError::ForwardPointer,
+            wdns::DnsError::TooManyPointers => DnsError::TooManyPointers,
+            wdns::DnsError::NameTooLong => DnsError::NameTooLong,
+        }
+    }
+}
+
 /// What a DNS response says about addresses.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DnsAnswers {
@@ -550,137 +611,53 @@ pub struct DnsAnswers {
     pub error: Option<DnsError>,
 }
 
-/// Reads a (possibly compressed) name at `off`. Returns it in dotted form
-/// (printable, root = ""), and the offset just after it where it started.
-fn read_name(p: &[u8], start: usize) -> Result<(String, usize), DnsError> {
-    let mut name = String::new();
-    let mut off = start;
-    let mut end = None;
-    let mut hops = 0;
-    let mut wire_len = 1; // the root label's length octet
-    loop {
-        let len = *p.get(off).ok_or(DnsError::Short)?;
-        match len & 0xc0 {
-            0xc0 => {
-                let lo = *p.get(off + 1).ok_or(DnsError::Short)?;
-                let ptr = (usize::from(len & 0x3f) << 8) | usize::from(lo);
-                if ptr >= off {
-                    return Err(DnsError::ForwardPointer);
-                }
-                hops += 1;
-                if hops > MAX_POINTER_HOPS {
-                    return Err(DnsError::TooManyPointers);
-                }
-                end.get_or_insert(off + 2);
-                off = ptr;
-            }
-            0x00 if len == 0 => return Ok((name, end.unwrap_or(off + 1))),
-            0x00 => {
-                let len = usize::from(len);
-                wire_len += 1 + len;
-                if wire_len > MAX_NAME_WIRE_LEN {
-                    return Err(DnsError::NameTooLong);
-                }
-                let label = p.get(off + 1..off + 1 + len).ok_or(DnsError::Short)?;
-                if !name.is_empty() {
-                    name.push('.');
-                }
-                printable(label, &mut name);
-                off += 1 + len;
-            }
-            _ => return Err(DnsError::BadLabelType),
-        }
-    }
-}
-
-/// One answer record's owner, type, class and data.
-struct Rr<'a> {
-    owner: String,
-    ty: u16,
-    class: u16,
-    rdata_off: usize,
-    rdata: &'a [u8],
-    next: usize,
-}
-
-fn read_rr(p: &[u8], off: usize) -> Result<Rr<'_>, DnsError> {
-    let (owner, o) = read_name(p, off)?;
-    let fixed = p.get(o..o + RR_FIXED_LEN).ok_or(DnsError::Short)?;
-    let be = |i: usize| u16::from_be_bytes([fixed[i], fixed[i + 1]]);
-    let rdlen = usize::from(be(8));
-    let rdata_off = o + RR_FIXED_LEN;
-    let rdata = p.get(rdata_off..rdata_off + rdlen).ok_or(DnsError::Short)?;
-    Ok(Rr {
-        owner,
-        ty: be(0),
-        class: be(2),
-        rdata_off,
-        rdata,
-        next: rdata_off + rdlen,
-    })
-}
-
-/// Parses a DNS response's answer section. `None` if the message is not a
-/// standard query response (QR = 0, or an opcode other than QUERY) or is
-/// shorter than the header. Reads at most [`MAX_ANSWERS`] answers.
+/// Parses a DNS response's answer section with the shared reader
+/// ([`crate::wire::dns`]). `None` if the message is not a standard query
+/// response (QR = 0, or an opcode other than QUERY) or is shorter than the
+/// header. Reads at most [`MAX_QUESTIONS`] questions and [`MAX_ANSWERS`]
+/// answers.
 pub fn parse_dns_answers(p: &[u8]) -> Option<DnsAnswers> {
-    if p.len() < DNS_HEADER_LEN || p[2] & 0x80 == 0 || (p[2] >> 3) & 0x0f != 0 {
+    let m = DnsMessage::new_checked(p).ok()?;
+    if !m.is_response() || m.opcode() != 0 {
         return None;
     }
-    let qdcount = usize::from(u16::from_be_bytes([p[4], p[5]]));
-    let ancount = usize::from(u16::from_be_bytes([p[6], p[7]]));
     let mut out = DnsAnswers::default();
-    if qdcount > MAX_QUESTIONS {
+    if usize::from(m.qdcount()) > MAX_QUESTIONS {
         out.error = Some(DnsError::TooManyQuestions);
         return Some(out);
     }
-    let mut off = DNS_HEADER_LEN;
-    for _ in 0..qdcount {
-        match read_name(p, off) {
-            Ok((_, o)) if o + QUESTION_FIXED_LEN <= p.len() => off = o + QUESTION_FIXED_LEN,
-            Ok(_) => {
-                out.error = Some(DnsError::Short);
-                return Some(out);
-            }
-            Err(e) => {
-                out.error = Some(e);
-                return Some(out);
-            }
+    let mut r = m.reader();
+    for _ in 0..m.qdcount() {
+        if let Err(e) = r.question() {
+            out.error = Some(e.into());
+            return Some(out);
         }
     }
     // (alias, target) for each CNAME; resolved after the section is read.
     let mut cnames: Vec<(String, String)> = Vec::new();
-    for _ in 0..ancount.min(MAX_ANSWERS) {
-        let rr = match read_rr(p, off) {
+    for _ in 0..usize::from(m.ancount()).min(MAX_ANSWERS) {
+        let rr = match r.record() {
             Ok(rr) => rr,
             Err(e) => {
-                out.error = Some(e);
+                out.error = Some(e.into());
                 break;
             }
         };
-        off = rr.next;
-        if rr.class & CLASS_MASK != CLASS_IN || rr.owner.is_empty() {
+        if !rr.is_class_in() || rr.name.is_root() {
             continue;
         }
-        match (rr.ty, rr.rdata) {
-            (TYPE_A, &[a, b, c, d]) => {
-                let ip = IpAddr::V4(Ipv4Addr::new(a, b, c, d));
-                out.addresses.push((ip, rr.owner));
-            }
-            (TYPE_AAAA, data) if data.len() == 16 => {
-                let mut a = [0u8; 16];
-                a.copy_from_slice(data);
-                out.addresses
-                    .push((IpAddr::V6(Ipv6Addr::from(a)), rr.owner));
-            }
-            (TYPE_CNAME, _) => match read_name(p, rr.rdata_off) {
-                Ok((target, _)) => cnames.push((rr.owner, target)),
+        if let Some(a) = rr.a() {
+            out.addresses.push((IpAddr::V4(a), rr.name.to_string()));
+        } else if let Some(a) = rr.aaaa() {
+            out.addresses.push((IpAddr::V6(a), rr.name.to_string()));
+        } else if rr.rtype == rtype::CNAME {
+            match rr.target() {
+                Ok(target) => cnames.push((rr.name.to_string(), target.to_string())),
                 Err(e) => {
-                    out.error = Some(e);
+                    out.error = Some(e.into());
                     break;
                 }
-            },
-            _ => {}
+            }
         }
     }
     // Follow CNAMEs back: the address's owner is some alias's target. Names
@@ -703,6 +680,10 @@ pub fn parse_dns_answers(p: &[u8]) -> Option<DnsAnswers> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wire::dns::CLASS_IN;
+    const TYPE_A: u16 = rtype::A;
+    const TYPE_CNAME: u16 = rtype::CNAME;
+    const TYPE_AAAA: u16 = rtype::AAAA;
 
     fn ip(s: &str) -> IpAddr {
         s.parse().unwrap()
@@ -956,6 +937,32 @@ mod tests {
         // No cookie: not DHCP.
         p[236] = 0;
         assert!(parse_dhcp(&p).is_none());
+    }
+
+    #[test]
+    fn dhcp_inventory_options() {
+        let mut opts = vec![OPT_PARAM_LIST, 4, 1, 3, 6, 15];
+        opts.extend_from_slice(&[OPT_VENDOR_CLASS, 12]);
+        opts.extend_from_slice(b"udhcp 1.30.1");
+        // FQDN, wire form (E flag), partial name without the root label.
+        opts.extend_from_slice(&[OPT_CLIENT_FQDN, 3 + 10, 0x05, 0, 0, 4]);
+        opts.extend_from_slice(b"plug\x04home");
+        let p = dhcp(BOOTREQUEST, dhcp_type::REQUEST, [0; 4], PLUG, &opts);
+        let d = parse_dhcp(&p).unwrap();
+        assert_eq!(d.param_list, vec![1, 3, 6, 15]);
+        assert_eq!(d.vendor_class.as_deref(), Some("udhcp 1.30.1"));
+        assert_eq!(d.fqdn.as_deref(), Some("plug.home"));
+        assert!(!d.options_truncated);
+        // The ASCII form, and a vendor class with a control byte.
+        let mut opts = vec![OPT_CLIENT_FQDN, 3 + 7, 0x01, 0, 0];
+        opts.extend_from_slice(b"lamp.lo");
+        opts.extend_from_slice(&[OPT_VENDOR_CLASS, 3, b'a', 0x07, b'b']);
+        let d = parse_dhcp(&dhcp(BOOTREQUEST, dhcp_type::DISCOVER, [0; 4], PLUG, &opts)).unwrap();
+        assert_eq!(d.fqdn.as_deref(), Some("lamp.lo"));
+        assert_eq!(d.vendor_class.as_deref(), Some("a?b"));
+        // Truncated FQDN options give nothing.
+        assert_eq!(parse_fqdn(&[0x04, 0]), None);
+        assert_eq!(parse_fqdn(&[0x04, 0, 0, 63, b'x']), None);
     }
 
     #[test]

@@ -7,9 +7,10 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use super::event::{Event, to_json_line};
+use super::json::to_json_line;
 use super::pcap_out::PcapWriter;
-use crate::engine::Ts;
+use crate::report::event::Event;
+use crate::wire::Ts;
 
 fn open_private(p: &Path, append: bool) -> io::Result<File> {
     let mut o = OpenOptions::new();
@@ -145,6 +146,29 @@ impl RotatingPcap {
     }
 }
 
+/// The engine tap of `watch -w`: decrypted MSDUs, as Ethernet frames, into a
+/// rotating pcap. The first write error is kept (the run stops on it) and
+/// nothing more is written after it.
+pub struct PcapTap {
+    pub out: Option<RotatingPcap>,
+    pub error: Option<io::Error>,
+}
+
+impl crate::engine::Sink for PcapTap {
+    fn msdu(&mut self, m: &crate::engine::Msdu<'_>) {
+        // A MAC retransmission repeats an MSDU already written.
+        if !m.decrypted || m.retransmit || self.error.is_some() {
+            return;
+        }
+        if let Some(p) = self.out.as_mut() {
+            let eth = super::pcap_out::msdu_to_ethernet(m);
+            if let Err(e) = p.write(m.ts, &[&eth]) {
+                self.error = Some(e);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -155,14 +179,8 @@ mod tests {
         let p = dir.path().join("d.pcap");
         let mut r = RotatingPcap::create(&p, 1, 5000, 3).unwrap();
         for i in 0..40u32 {
-            r.write(
-                Ts {
-                    sec: i64::from(i),
-                    usec: 0,
-                },
-                &[&[0u8; 500]],
-            )
-            .unwrap();
+            r.write(Ts::from_micros(i64::from(i), 0), &[&[0u8; 500]])
+                .unwrap();
         }
         r.finish().unwrap();
         let mut total = 0;
@@ -172,10 +190,7 @@ mod tests {
             dir.path().join("d.pcap.2"),
             dir.path().join("d.pcap.3"),
         ] {
-            let mut cap = pcap::Capture::from_file(&f).unwrap();
-            while cap.next_packet().is_ok() {
-                total += 1;
-            }
+            total += crate::capture::file::read_all(&f).unwrap().1.len();
             assert!(std::fs::metadata(&f).unwrap().len() <= 5000);
         }
         assert!(!dir.path().join("d.pcap.4").exists());

@@ -1,6 +1,9 @@
 //! Exports derived temporal keys in Wireshark's `80211_keys` UAT format
 //! (one `"tk","HEX"` line per key; lines starting with `#` are comments), so
-//! Wireshark can decrypt the original capture without the passphrase.
+//! Wireshark can decrypt the original capture without the passphrase, and
+//! plugsniff can read it back (`--wireshark-keys`). Wireshark takes 16-byte
+//! keys as CCMP-128/GCMP-128 and 32-byte ones as GCMP-256/CCMP-256; it has no
+//! `tk` form for TKIP, whose keys are written all the same.
 //!
 //! This is the only place key bytes are formatted, and only because the user
 //! asked for `--export-keys`. The file is created with mode 0600.
@@ -30,7 +33,7 @@ pub fn write_wireshark_keys(path: &Path, keys: &KeyStore) -> io::Result<usize> {
             Some(sta) => format!("pairwise {} <-> {}", k.bssid, sta),
             None => format!("group {} key id {}", k.bssid, k.key_id),
         };
-        writeln!(f, "# {:?} {who}", k.tk.cipher)?;
+        writeln!(f, "# {} {who}", k.tk.cipher.name())?;
         writeln!(f, "\"tk\",\"{}\"", k.tk.to_hex_secret())?;
         n += 1;
     }

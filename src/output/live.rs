@@ -3,8 +3,10 @@
 
 use std::fmt::Write as _;
 
-use super::event::{Event, EventBody};
-use crate::engine::Ts;
+use super::words;
+use crate::decoders::{MessageKind, MessageMeta};
+use crate::report::event::{CloudState, Event, EventBody};
+use crate::wire::Ts;
 
 /// ANSI styles, or nothing when colour is off.
 #[derive(Debug, Clone, Copy)]
@@ -56,11 +58,11 @@ pub fn clock(ts: Ts) -> String {
         s / 3600,
         (s / 60) % 60,
         s % 60,
-        ts.usec / 1000
+        ts.usec() / 1000
     )
 }
 
-fn endpoint(addr: &str, alias: Option<&str>) -> String {
+fn endpoint(addr: std::net::SocketAddr, alias: Option<&str>) -> String {
     match alias {
         Some(a) => format!("{a} [{addr}]"),
         None => addr.to_string(),
@@ -72,12 +74,12 @@ pub fn render(e: &Event, st: Style) -> String {
     let t = st.dim(&clock(e.ts));
     match &e.body {
         EventBody::Message(m) => {
-            let response = m.direction == "response";
+            let response = m.kind != MessageKind::Request;
             let alias = m.alias.as_deref();
             let (src, dst) = if response {
-                (endpoint(&m.src, alias), m.dst.clone())
+                (endpoint(m.src, alias), m.dst.to_string())
             } else {
-                (m.src.clone(), endpoint(&m.dst, alias))
+                (m.src.to_string(), endpoint(m.dst, alias))
             };
             let methods = m.methods.join(" + ");
             let methods = if response {
@@ -86,24 +88,24 @@ pub fn render(e: &Event, st: Style) -> String {
                 st.req(&methods)
             };
             let mut line = format!("{t}  {src} → {dst}  {} {methods}", m.transport);
-            if let Some(k) = &m.klap {
-                let _ = write!(
-                    line,
-                    " {}",
-                    st.dim(&format!("[klap {} seq {}]", k.version, k.seq))
-                );
+            if let Some(MessageMeta::Klap { version, seq, .. }) = &m.meta {
+                let _ = write!(line, " {}", st.dim(&format!("[klap {version} seq {seq}]")));
             }
-            let said: Vec<&str> = m
+            let said: Vec<String> = m
                 .summary
                 .iter()
+                .map(words::describe)
                 .filter(|s| !m.methods.contains(s))
-                .map(String::as_str)
                 .collect();
             if !said.is_empty() {
                 let _ = write!(line, "  {}", said.join("; "));
             }
-            if let Some(l) = m.latency_ms {
-                let _ = write!(line, "  {}", st.dim(&format!("({l:.0} ms)")));
+            if let Some(l) = m.latency {
+                let _ = write!(
+                    line,
+                    "  {}",
+                    st.dim(&format!("({:.0} ms)", l.as_secs_f64() * 1e3))
+                );
             }
             let says_nothing = said.is_empty();
             if st.show_json || says_nothing {
@@ -122,10 +124,11 @@ pub fn render(e: &Event, st: Style) -> String {
         }
         EventBody::Discovery(d) => {
             format!(
-                "{t}  {} → {}  tdp {}  {}{}",
+                "{t}  {} → {}  {} {}  {}{}",
                 d.src,
                 d.dst,
-                if d.direction == "response" {
+                d.protocol.strip_prefix("tplink-").unwrap_or(d.protocol),
+                if d.reply {
                     st.resp("discovery reply")
                 } else {
                     st.req("discovery query")
@@ -143,10 +146,9 @@ pub fn render(e: &Event, st: Style) -> String {
             st.alert("CREDENTIAL LEAK"),
             l.src,
             l.dst,
-            if l.kind == "cloud_account" {
-                "TP-Link cloud account"
-            } else {
-                "WiFi network"
+            match l.source {
+                crate::decoders::summary::CredentialSource::CloudBind => "TP-Link cloud account",
+                crate::decoders::summary::CredentialSource::WifiStaInfo => "WiFi network",
             },
             l.username,
             l.password,
@@ -160,27 +162,35 @@ pub fn render(e: &Event, st: Style) -> String {
             let name = c.sni.as_deref().or(c.dns_name.as_deref()).unwrap_or("?");
             let mut line = format!(
                 "{t}  {}  {} → {} ({name})  [{}] dialled by {}",
-                st.cloud(&format!("cloud link {}", c.state)),
+                st.cloud(&format!(
+                    "cloud link {}",
+                    match c.state {
+                        CloudState::Opened => "opened",
+                        CloudState::Closed => "closed",
+                    }
+                )),
                 c.src,
                 c.dst,
-                c.label,
-                if c.initiated_by == "device" {
+                super::json::CLOUD_LABEL,
+                if c.initiated_by_device {
                     "the plug"
                 } else {
                     "the remote end"
                 }
             );
-            if let Some(v) = &c.tls_version {
-                let _ = write!(line, ", {v}");
+            if let Some(v) = c.tls_version {
+                let _ = write!(line, ", {}", words::tls_version(v));
             }
             if let Some(cn) = &c.server_cert_cn {
                 let _ = write!(line, ", cert CN {cn}");
             }
-            if c.state == "closed" {
+            if c.state == CloudState::Closed {
                 let _ = write!(
                     line,
                     ", {} B up / {} B down over {:.0} s",
-                    c.bytes_up, c.bytes_down, c.duration_s
+                    c.bytes_up,
+                    c.bytes_down,
+                    c.duration.as_secs_f64()
                 );
                 if let Some(i) = c.mean_interval_s {
                     let _ = write!(line, ", a record every {i:.1} s");
@@ -188,14 +198,15 @@ pub fn render(e: &Event, st: Style) -> String {
             }
             line
         }
-        EventBody::Handshake(h) => format!(
-            "{t}  {}  {} ↔ {}  {}: {}",
-            st.note("wpa"),
-            h.bssid,
-            h.sta,
-            h.message,
-            h.outcome
-        ),
+        EventBody::Handshake(h) => {
+            let (message, outcome) = words::handshake(&h.outcome);
+            format!(
+                "{t}  {}  {} ↔ {}  {message}: {outcome}",
+                st.note("wpa"),
+                h.bssid,
+                h.sta,
+            )
+        }
         EventBody::Warning(w) => format!("{t}  {}  {}", st.alert("warning"), w.message),
         EventBody::Undecodable(u) => format!(
             "{t}  {}  {} → {}  {}: {}",

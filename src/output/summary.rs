@@ -8,9 +8,27 @@ use crate::engine::{DropReason, Engine, LinkStats};
 use crate::wire::MacAddr;
 
 #[derive(Debug, Serialize)]
-pub struct Summary {
+pub struct WifiSummary {
     pub frames: Totals,
     pub networks: Vec<Network>,
+    /// Attack and anomaly warnings (`engine::security`), oldest first.
+    pub warnings: Vec<Warning>,
+    /// Warnings raised per kind, repeats included.
+    pub warning_totals: std::collections::BTreeMap<&'static str, u64>,
+    /// Warnings not listed: repeats within the rate limit, and those past the
+    /// queue's cap.
+    pub warnings_not_listed: u64,
+}
+
+/// One attack or anomaly warning, as `warning` events carry it.
+#[derive(Debug, Serialize)]
+pub struct Warning {
+    pub kind: &'static str,
+    pub bssid: String,
+    pub sta: String,
+    pub frame: u64,
+    pub message: String,
+    pub reference: Option<&'static str>,
 }
 
 #[derive(Debug, Serialize)]
@@ -23,6 +41,8 @@ pub struct Totals {
     pub plaintext: u64,
     pub dropped: std::collections::BTreeMap<&'static str, u64>,
     pub fcs_detected: u64,
+    /// Group-addressed management frames whose BIP MIC verified.
+    pub bip_verified: u64,
     pub balanced: bool,
 }
 
@@ -30,6 +50,8 @@ pub struct Totals {
 pub struct Network {
     pub bssid: String,
     pub ssid: Option<String>,
+    /// AKM suites the BSS announces, by name ("PSK", "SAE", "FT-PSK", …).
+    pub akms: Vec<&'static str>,
     pub group_keys: usize,
     pub group: Traffic,
     pub stations: Vec<Station>,
@@ -40,9 +62,18 @@ pub struct Station {
     pub mac: String,
     /// Handshake messages seen: M1, M2, M3, M4, G1, G2.
     pub handshake: std::collections::BTreeMap<&'static str, u32>,
+    /// The diagnosis in words: key confirmed, or why not and what to give
+    /// (the PMK for SAE/OWE/802.1X and where it is found), "a different
+    /// passphrase", handshakes that failed beside ones that installed keys.
     pub key: String,
     pub key_confirmed: bool,
     pub keys_installed: u32,
+    /// Handshakes that failed (once per handshake), whatever came later.
+    pub handshakes_failed: u32,
+    /// The AKM the station negotiated, by name, when seen.
+    pub akm: Option<&'static str>,
+    /// Where its PMK comes from: "PSK", "SAE", "OWE", "802.1X".
+    pub key_source: Option<&'static str>,
     pub traffic: Traffic,
 }
 
@@ -73,8 +104,8 @@ impl From<&LinkStats> for Traffic {
 
 const MSG_NAMES: [&str; 6] = ["M1", "M2", "M3", "M4", "G1", "G2"];
 
-impl Summary {
-    pub fn from_engine(e: &Engine) -> Summary {
+impl WifiSummary {
+    pub fn from_engine(e: &Engine) -> WifiSummary {
         let c = &e.counters;
         let dropped = DropReason::ALL
             .iter()
@@ -115,6 +146,9 @@ impl Summary {
                         h.status.clone()
                     });
                     Station {
+                        handshakes_failed: hs.map_or(0, |h| h.handshakes_failed),
+                        akm: hs.and_then(|h| h.akm).map(crate::wpa::akm::name),
+                        key_source: hs.and_then(|h| h.key_source()).map(|k| k.name()),
                         mac: s.to_string(),
                         handshake: MSG_NAMES
                             .iter()
@@ -124,7 +158,7 @@ impl Summary {
                                 (v > 0).then_some((*n, v))
                             })
                             .collect(),
-                        key: status.describe(),
+                        key: e.tracker.describe_station(b, s),
                         key_confirmed: status == crate::wpa::handshake::KeyStatus::Confirmed,
                         keys_installed: hs.map_or(0, |h| h.keys_installed),
                         traffic: e
@@ -141,6 +175,9 @@ impl Summary {
                 continue;
             }
             networks.push(Network {
+                akms: info
+                    .map(|i| i.akms.iter().map(|a| crate::wpa::akm::name(*a)).collect())
+                    .unwrap_or_default(),
                 bssid: b.to_string(),
                 ssid: e
                     .tracker
@@ -151,7 +188,22 @@ impl Summary {
                 stations,
             });
         }
-        Summary {
+        let w = &e.warnings;
+        WifiSummary {
+            warnings: w
+                .pending()
+                .iter()
+                .map(|w| Warning {
+                    kind: w.kind,
+                    bssid: w.bssid.to_string(),
+                    sta: w.sta.to_string(),
+                    frame: w.frame,
+                    message: w.message.clone(),
+                    reference: w.reference,
+                })
+                .collect(),
+            warning_totals: w.totals.clone(),
+            warnings_not_listed: w.suppressed + w.dropped,
             frames: Totals {
                 read: c.read,
                 decrypted: c.decrypted,
@@ -161,6 +213,7 @@ impl Summary {
                 plaintext: c.plaintext,
                 dropped,
                 fcs_detected: c.fcs_detected,
+                bip_verified: c.bip_verified,
                 balanced: c.balanced(),
             },
             networks,
@@ -221,6 +274,23 @@ impl Summary {
         }
         if f.fcs_detected > 0 {
             let _ = writeln!(s, "FCS detected and stripped on {} frames", f.fcs_detected);
+        }
+        for w in &self.warnings {
+            let _ = writeln!(
+                s,
+                "warning {} (frame {}): {}{}",
+                w.kind,
+                w.frame,
+                w.message,
+                w.reference.map_or(String::new(), |r| format!(" [{r}]"))
+            );
+        }
+        if self.warnings_not_listed > 0 {
+            let _ = writeln!(
+                s,
+                "{} more warning(s) not listed (repeats, or past the cap)",
+                self.warnings_not_listed
+            );
         }
         s
     }

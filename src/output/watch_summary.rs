@@ -5,17 +5,83 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
+use super::json::rfc3339;
 use super::live::Style;
-use super::summary::Summary;
-use crate::watch::Watcher;
-use crate::watch::inventory::Device;
+use super::summary::WifiSummary;
+use crate::engine::Engine;
+use crate::report::counters::WatchStats;
+use crate::report::inventory::{Device, Inventory, Role};
 
 #[derive(Serialize)]
 pub struct WatchSummary<'a> {
+    #[serde(serialize_with = "devices_json")]
     pub devices: Vec<&'a Device>,
     pub flows: FlowCounts,
-    pub decode: &'a crate::watch::WatchStats,
-    pub wifi: Summary,
+    #[serde(serialize_with = "decode_json")]
+    pub decode: &'a WatchStats,
+    pub wifi: WifiSummary,
+}
+
+/// The inventory's devices as JSON objects (`docs/events.md`, `summary`).
+fn devices_json<S: serde::Serializer>(d: &[&Device], s: S) -> Result<S::Ok, S::Error> {
+    #[derive(Serialize)]
+    struct Dev<'a> {
+        mac: String,
+        role: &'static str,
+        ip: Option<std::net::IpAddr>,
+        vendor: Option<&'static str>,
+        hostname: &'a Option<String>,
+        model: &'a Option<String>,
+        alias: &'a Option<String>,
+        firmware: &'a Option<String>,
+        hardware: &'a Option<String>,
+        relay_on: Option<bool>,
+        power_w: Option<f64>,
+        voltage_v: Option<f64>,
+        total_kwh: Option<f64>,
+        protocols: &'a std::collections::BTreeSet<&'static str>,
+        notes: &'a std::collections::BTreeSet<String>,
+        messages: u64,
+        first_seen: String,
+        last_seen: String,
+    }
+    s.collect_seq(d.iter().map(|d| Dev {
+        mac: d.mac.to_string(),
+        role: role_name(d.role),
+        ip: d.ip,
+        vendor: d.vendor,
+        hostname: &d.hostname,
+        model: &d.model,
+        alias: &d.alias,
+        firmware: &d.firmware,
+        hardware: &d.hardware,
+        relay_on: d.relay_on,
+        power_w: d.power_w,
+        voltage_v: d.voltage_v,
+        total_kwh: d.total_kwh,
+        protocols: &d.protocols,
+        notes: &d.notes,
+        messages: d.messages,
+        first_seen: rfc3339(d.first_seen),
+        last_seen: rfc3339(d.last_seen),
+    }))
+}
+
+/// The decoding counters as one JSON object, in their stable order.
+fn decode_json<S: serde::Serializer>(w: &&WatchStats, s: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut m = s.serialize_map(None)?;
+    for (c, n) in w.iter() {
+        m.serialize_entry(c.name(), &n)?;
+    }
+    m.end()
+}
+
+fn role_name(r: Role) -> &'static str {
+    match r {
+        Role::Plug => "plug",
+        Role::Controller => "controller",
+    }
 }
 
 #[derive(Serialize)]
@@ -29,18 +95,17 @@ pub struct FlowCounts {
 }
 
 impl<'a> WatchSummary<'a> {
-    pub fn new(w: &'a Watcher) -> Self {
-        let fs = w.flow_stats();
+    pub fn new(
+        inventory: &'a Inventory,
+        flows: FlowCounts,
+        decode: &'a WatchStats,
+        engine: &Engine,
+    ) -> Self {
         WatchSummary {
-            devices: w.inventory.devices().collect(),
-            flows: FlowCounts {
-                created: fs.created,
-                open_at_end: w.flow_count(),
-                evicted_no_payload: fs.evicted_no_payload,
-                refused_table_full: fs.refused_full,
-            },
-            decode: &w.stats,
-            wifi: Summary::from_engine(&w.engine),
+            devices: inventory.devices().collect(),
+            flows,
+            decode,
+            wifi: WifiSummary::from_engine(engine),
         }
     }
 
@@ -53,7 +118,7 @@ impl<'a> WatchSummary<'a> {
             s: &'b WatchSummary<'a>,
         }
         serde_json::to_string(&Line {
-            v: super::event::EVENT_VERSION,
+            v: super::json::EVENT_VERSION,
             event: "summary",
             s: self,
         })
@@ -72,7 +137,7 @@ impl<'a> WatchSummary<'a> {
                 s,
                 "  {} {:<10} {:<18} {:<12} {:<16} {}",
                 d.mac,
-                format!("{:?}", d.role).to_lowercase(),
+                role_name(d.role),
                 format!("{name:?}"),
                 d.model.as_deref().unwrap_or("-"),
                 d.ip.map_or("-".into(), |i| i.to_string()),
@@ -98,26 +163,32 @@ impl<'a> WatchSummary<'a> {
                 ));
             }
             facts.push(format!("{} messages", d.messages));
-            facts.push(format!("seen {} .. {}", d.first_seen, d.last_seen));
+            facts.push(format!(
+                "seen {} .. {}",
+                rfc3339(d.first_seen),
+                rfc3339(d.last_seen)
+            ));
             let _ = writeln!(s, "      {}", facts.join(", "));
             for n in &d.notes {
                 let _ = writeln!(s, "      {}", st.dim(n));
             }
         }
         let d = self.decode;
+        use crate::report::counters::Count as C;
+        let n = |c| d.get(c);
         let _ = writeln!(
             s,
             "{}: {} TP-Link messages ({} undecodable; {} over KLAP, {} KLAP handshakes of which {} matched, {} not decrypted), {} discovery, {} TLS flows, {} credential leak(s); flows {} ({} evicted before carrying payload, {} refused)",
             st.bold("decoded"),
-            d.tplink_messages,
-            d.tplink_undecodable,
-            d.klap_messages,
-            d.klap_handshakes,
-            d.klap_handshakes_matched,
-            d.klap_undecrypted,
-            d.discovery,
-            d.tls_flows,
-            d.credential_leaks,
+            n(C::TplinkMessages),
+            n(C::TplinkUndecodable),
+            n(C::KlapMessages),
+            n(C::KlapHandshakes),
+            n(C::KlapHandshakesMatched),
+            n(C::KlapUndecrypted),
+            n(C::Discovery),
+            n(C::TlsFlows),
+            n(C::CredentialLeaks),
             self.flows.created,
             self.flows.evicted_no_payload,
             self.flows.refused_table_full
@@ -125,13 +196,13 @@ impl<'a> WatchSummary<'a> {
         let _ = writeln!(
             s,
             "packets: {} MSDUs, {} IP ({} malformed, {} fragments, {} not IP), {} TCP, {} UDP",
-            d.msdus,
-            d.ip_packets,
-            d.ip_malformed,
-            d.ip_fragments,
-            d.not_ip,
-            d.tcp_segments,
-            d.udp_datagrams
+            n(C::Msdus),
+            n(C::IpPackets),
+            n(C::IpMalformed),
+            n(C::IpFragments),
+            n(C::NotIp),
+            n(C::TcpSegments),
+            n(C::UdpDatagrams)
         );
         if self.wifi.frames.read > 0 {
             let _ = write!(s, "{}", self.wifi.to_text());

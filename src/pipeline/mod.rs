@@ -30,17 +30,24 @@
 //! `shed_load`. A live batch is also cut after [`BATCH_MAX_WAIT`] so frames
 //! are not held back on a quiet network.
 //!
+//! # Filtering
+//! A BPF filter for a file source ([`Limits::filter`], `-f`) is applied in the
+//! capture thread, before a frame is copied: frames that do not match are
+//! counted in [`Progress::filtered`] and go no further. (A live source's
+//! filter runs in the kernel; what it rejects is never captured.)
+//!
 //! # Accounting
 //! Each batch carries the capture thread's cumulative counts at the time it was
 //! sent; after the ordered stage finishes batch `k`, `captured = processed +
-//! shed` holds exactly for everything up to `k` ([`Progress`]). libpcap's own
-//! drops (`ps_drop`, `ps_ifdrop`) are reported next to it.
+//! filtered + shed` holds exactly for everything up to `k` ([`Progress`]).
+//! libpcap's own drops (`ps_drop`, `ps_ifdrop`) are reported next to it.
 //!
 //! # Shutdown
 //! [`StopHandle::stop`] (from a signal thread) makes the capture thread end
 //! its read loop (breaking a blocked libpcap read); the batches already
 //! queued drain through the workers and the ordered stage; [`run`] returns
-//! when the last one is processed.
+//! when the last one is processed. `--duration` on a live source that has
+//! gone quiet is enforced the same way, from the ordered stage's idle wait.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -49,10 +56,12 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, TrySendError, bounded, unbounded};
 
-use crate::capture::link::LinkKind;
+use crate::capture::filter::BpfFilter;
 use crate::capture::live::{Breaker, LiveSource, Next, PcapStats};
 use crate::capture::{CaptureError, FileSource};
-use crate::engine::{PreDecrypted, Ts, WorkerKeys};
+use crate::engine::{PreDecrypted, WorkerKeys};
+use crate::wire::Ts;
+use crate::wire::link::LinkKind;
 use crate::wpa::keystore::KeyEntry;
 
 pub const BATCH_FRAMES: usize = 64;
@@ -70,6 +79,11 @@ pub const PCAP_STATS_EVERY: Duration = Duration::from_secs(1);
 pub struct Frame {
     pub ts: Ts,
     pub orig_len: u32,
+    /// The frame's link type. A file's frames carry their own (a pcapng file
+    /// may mix interfaces of different types); a live source's are all
+    /// [`Source::dlt`]. Frames whose type differs from the source's are not
+    /// pre-decrypted: the ordered stage decides what to do with them.
+    pub dlt: i32,
     pub data: Vec<u8>,
     /// A worker's decryption of it; after the ordered stage, the spent one
     /// (its buffer goes back to a worker for reuse).
@@ -77,14 +91,23 @@ pub struct Frame {
 }
 
 /// Cumulative capture-side counts when a batch was sent.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Progress {
-    /// Frames the capture thread read from libpcap.
+    /// Frames the capture thread read from its source.
     pub captured: u64,
+    /// Frames the BPF filter of a file source rejected ([`Limits::filter`]).
+    pub filtered: u64,
     /// Frames dropped because a queue was full (live sources only).
     pub shed_load: u64,
     /// libpcap's counters, as last read.
     pub pcap: PcapStats,
+}
+
+impl Progress {
+    /// Frames that passed the filter (what `-c` counts, as in tcpdump).
+    pub fn passed(&self) -> u64 {
+        self.captured.saturating_sub(self.filtered)
+    }
 }
 
 struct Batch {
@@ -107,6 +130,7 @@ impl Source {
         match self {
             Source::File(f) if f.plain => None,
             Source::File(f) => Some(f.kind),
+            Source::Live(l) if l.plain => None,
             Source::Live(l) => Some(l.kind),
         }
     }
@@ -148,13 +172,16 @@ impl Default for StopHandle {
     }
 }
 
-/// Limits of a run.
-#[derive(Debug, Clone, Default)]
+/// Limits of a run: how many frames, for how long, and which.
+#[derive(Debug, Default)]
 pub struct Limits {
-    /// Stop after this many frames (`-c`).
+    /// Stop after this many frames (`-c`; frames that passed the filter).
     pub count: Option<u64>,
     /// Stop after this long (`--duration`), measured from the start.
     pub duration: Option<Duration>,
+    /// Pass on only the frames this matches (`-f` on a file; a live source
+    /// filters in the kernel instead).
+    pub filter: Option<BpfFilter>,
 }
 
 /// The ordered stage: the caller's state machine, fed in capture order.
@@ -189,12 +216,14 @@ pub fn run(
 ) -> Outcome {
     let workers = workers.max(1);
     let kind = source.kind();
+    let dlt = source.dlt();
     if let Source::Live(l) = &mut source {
         if let Ok(mut b) = stop.breaker.lock() {
             *b = Some(l.breaker());
         }
     }
     let live = source.is_live();
+    let (duration, started) = (limits.duration, Instant::now());
     let mut to_workers = Vec::new();
     let mut from_workers = Vec::new();
     let mut key_senders: Vec<Sender<Arc<KeyEntry>>> = Vec::new();
@@ -211,7 +240,7 @@ pub fn run(
         handles.push(
             thread::Builder::new()
                 .name(format!("decrypt-{i}"))
-                .spawn(move || worker(kind, in_rx, out_tx, key_rx))
+                .spawn(move || worker(kind, dlt, in_rx, out_tx, key_rx))
                 .expect("spawn worker"),
         );
     }
@@ -229,6 +258,14 @@ pub fn run(
             match rx.recv_timeout(Duration::from_millis(200)) {
                 Ok(b) => b,
                 Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
+                    // On Linux an idle libpcap read returns only on a packet
+                    // or a break, not when its timeout expires
+                    // (pcap_breakloop(3PCAP)): the capture thread cannot see
+                    // --duration pass on a silent interface, so it is enforced
+                    // from here too.
+                    if duration.is_some_and(|d| started.elapsed() >= d) {
+                        stop.stop();
+                    }
                     ordered.idle(&last);
                     continue;
                 }
@@ -266,6 +303,7 @@ pub fn run(
 
 fn worker(
     kind: Option<LinkKind>,
+    dlt: i32,
     rx: Receiver<Batch>,
     tx: Sender<Batch>,
     keys_rx: Receiver<Arc<KeyEntry>>,
@@ -286,8 +324,13 @@ fn worker(
             }
         }
         if let Some(kind) = kind {
-            // The whole batch through the multi-buffer CCMP kernel at once.
-            let raws: Vec<&[u8]> = b.frames.iter().map(|f| &f.data[..]).collect();
+            // The whole batch through the multi-buffer CCMP kernel at once;
+            // a frame of another link type goes in empty (not pre-decrypted).
+            let raws: Vec<&[u8]> = b
+                .frames
+                .iter()
+                .map(|f| if f.dlt == dlt { &f.data[..] } else { &[][..] })
+                .collect();
             pre.clear();
             pre.resize(raws.len(), None);
             keys.predecrypt_batch(kind, &raws, &mut pre, &mut spare);
@@ -307,7 +350,7 @@ fn capture_loop(
     to_workers: Vec<Sender<Batch>>,
     recycled: Receiver<Vec<Frame>>,
     live: bool,
-    limits: Limits,
+    mut limits: Limits,
     stop: StopHandle,
 ) -> (Progress, Option<CaptureError>) {
     let n = to_workers.len();
@@ -316,7 +359,7 @@ fn capture_loop(
     let mut batch: Vec<Frame> = Vec::with_capacity(BATCH_FRAMES);
     // Frames of batches the ordered stage is done with, their buffers reused.
     let mut spare: Vec<Frame> = Vec::new();
-    let fill = |spare: &mut Vec<Frame>, ts: Ts, orig_len: u32, data: &[u8]| -> Frame {
+    let fill = |spare: &mut Vec<Frame>, ts: Ts, orig_len: u32, dlt: i32, data: &[u8]| -> Frame {
         if spare.is_empty() {
             if let Ok(mut old) = recycled.try_recv() {
                 old.reverse();
@@ -327,6 +370,7 @@ fn capture_loop(
             Some(mut f) if f.data.capacity() <= RECYCLE_MAX_BYTES => {
                 f.ts = ts;
                 f.orig_len = orig_len;
+                f.dlt = dlt;
                 f.data.clear();
                 f.data.extend_from_slice(data);
                 f
@@ -334,6 +378,7 @@ fn capture_loop(
             _ => Frame {
                 ts,
                 orig_len,
+                dlt,
                 data: data.to_vec(),
                 pre: None,
             },
@@ -344,7 +389,7 @@ fn capture_loop(
     let mut last_stats = Instant::now();
     let mut error = None;
     let mut bar = match &source {
-        Source::File(f) => Some(crate::capture::Progress::new(f)),
+        Source::File(f) => Some(crate::capture::ProgressBar::new(f)),
         Source::Live(_) => None,
     };
     let send = |batch: &mut Vec<Frame>, p: &mut Progress, k: &mut usize| -> bool {
@@ -379,14 +424,22 @@ fn capture_loop(
     };
     loop {
         if stop.is_stopped()
-            || limits.count.is_some_and(|c| p.captured >= c)
+            || limits.count.is_some_and(|c| p.passed() >= c)
             || limits.duration.is_some_and(|d| started.elapsed() >= d)
         {
             break;
         }
         let next = match &mut source {
             Source::File(f) => match (bar.as_mut().map(|b| b.tick(f)), f.next_frame()).1 {
-                Ok(Some(fr)) => Some(fill(&mut spare, fr.ts, fr.orig_len, fr.data)),
+                Ok(Some(fr)) => {
+                    p.captured += 1;
+                    if passes(&mut limits.filter, fr.dlt, fr.orig_len, fr.data) {
+                        Some(fill(&mut spare, fr.ts, fr.orig_len, fr.dlt, fr.data))
+                    } else {
+                        p.filtered += 1;
+                        None
+                    }
+                }
                 Ok(None) => {
                     if let Some(b) = bar.as_mut() {
                         b.done();
@@ -403,8 +456,17 @@ fn capture_loop(
                     p.pcap = l.stats();
                     last_stats = Instant::now();
                 }
+                let dlt = l.dlt;
                 match l.next_frame() {
-                    Ok(Next::Frame(fr)) => Some(fill(&mut spare, fr.ts, fr.orig_len, fr.data)),
+                    Ok(Next::Frame(fr)) => {
+                        p.captured += 1;
+                        if passes(&mut limits.filter, dlt, fr.orig_len, fr.data) {
+                            Some(fill(&mut spare, fr.ts, fr.orig_len, dlt, fr.data))
+                        } else {
+                            p.filtered += 1;
+                            None
+                        }
+                    }
                     Ok(Next::Idle) => None,
                     Ok(Next::End) => break,
                     Err(e) => {
@@ -415,7 +477,6 @@ fn capture_loop(
             }
         };
         if let Some(f) = next {
-            p.captured += 1;
             batch.push(f);
         }
         let due =
@@ -438,4 +499,12 @@ fn capture_loop(
         progress: p,
     });
     (p, error)
+}
+
+/// Whether a frame of link type `dlt` passes the run's filter (all do
+/// without one).
+fn passes(filter: &mut Option<BpfFilter>, dlt: i32, orig_len: u32, data: &[u8]) -> bool {
+    filter
+        .as_mut()
+        .is_none_or(|f| f.matches(dlt, orig_len, data))
 }

@@ -10,15 +10,15 @@
 //!   [`assoc_resp`]) and QoS data headers ([`data_header`]), A-MSDU ([`amsdu`]);
 //! - EAPOL-Key ([`KeyFrame`], [`m1`] … [`m4`], [`g1`], [`g2`]) with real MICs
 //!   (`wpa::mic::compute`) and AES-key-wrapped key data (RFC 3394);
-//! - CCMP ([`protect`], which calls [`crate::ccmp::encrypt`]);
+//! - CCMP ([`protect`], which calls [`crate::crypto::ccmp::encrypt`]);
 //! - LLC/SNAP ([`llc_snap`]), IPv4/IPv6 with UDP and TCP (etherparse
 //!   `PacketBuilder`), a whole TCP connection ([`TcpConn`]), ARP, DNS, and a
 //!   TLS 1.2 ClientHello with SNI.
 
-use aes_kw::{KeyInit, KwAes128};
+use aes_kw::{KeyInit, KwAes128, KwAes256};
 use etherparse::PacketBuilder;
 
-use crate::ccmp;
+use crate::crypto::ccmp;
 use crate::wire::MacAddr;
 use crate::wire::dot11::{fc, mgmt};
 use crate::wire::eapol::{MIC_LEN, MIC_OFFSET, info};
@@ -279,7 +279,7 @@ pub fn assoc_resp(bssid: MacAddr, sta: MacAddr, seq: u16, aid: u16) -> Vec<u8> {
 
 /// Which way a data frame crosses the DS (IEEE 802.11-2020 Table 9-30).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Dir {
+pub enum DsDir {
     /// STA → AP: A1 = BSSID, A2 = SA (the STA), A3 = DA.
     ToDs,
     /// AP → STA: A1 = DA, A2 = BSSID, A3 = SA.
@@ -298,7 +298,7 @@ pub struct DataOpts {
 
 /// A 26-byte QoS data header (IEEE 802.11-2020 9.3.2.1).
 pub fn data_header(
-    dir: Dir,
+    dir: DsDir,
     a1: MacAddr,
     a2: MacAddr,
     a3: MacAddr,
@@ -306,8 +306,8 @@ pub fn data_header(
     o: DataOpts,
 ) -> Vec<u8> {
     let mut flags = match dir {
-        Dir::ToDs => fc::TO_DS,
-        Dir::FromDs => fc::FROM_DS,
+        DsDir::ToDs => fc::TO_DS,
+        DsDir::FromDs => fc::FROM_DS,
     };
     if o.protected {
         flags |= fc::PROTECTED;
@@ -356,7 +356,7 @@ pub fn amsdu(subframes: &[(MacAddr, MacAddr, &[u8])]) -> Vec<u8> {
 }
 
 /// CCMP-protects `body` under `header` (Protected bit set here): the MPDU
-/// with CCMP header and MIC ([`crate::ccmp::encrypt`]).
+/// with CCMP header and MIC ([`crate::crypto::ccmp::encrypt`]).
 pub fn protect(tk: &[u8; 16], header: &[u8], pn: u64, key_id: u8, body: &[u8]) -> Vec<u8> {
     let mut h = header.to_vec();
     if h.len() > 1 {
@@ -385,9 +385,15 @@ pub struct KeyFrame {
 }
 
 impl KeyFrame {
-    /// The 802.1X frame (header onward) with the MIC field zero.
+    /// The 802.1X frame (header onward) with a 16-byte MIC field, zero.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let body_len = 95 + self.key_data.len();
+        self.to_bytes_mic(MIC_LEN)
+    }
+
+    /// The 802.1X frame with a `mic_len`-byte MIC field, zero (24 for AKMs 12
+    /// and 13, IEEE 802.11-2020 12.7.2).
+    pub fn to_bytes_mic(&self, mic_len: usize) -> Vec<u8> {
+        let body_len = 95 - MIC_LEN + mic_len + self.key_data.len();
         let mut v = Vec::with_capacity(4 + body_len);
         v.push(self.eapol_version);
         v.push(3); // EAPOL-Key
@@ -401,17 +407,18 @@ impl KeyFrame {
         v.extend_from_slice(&self.rsc.to_le_bytes());
         v.extend_from_slice(&[0; 8]); // reserved (Key ID)
         debug_assert_eq!(v.len(), MIC_OFFSET);
-        v.extend_from_slice(&[0; MIC_LEN]);
+        v.resize(MIC_OFFSET + mic_len, 0);
         v.extend_from_slice(&(self.key_data.len() as u16).to_be_bytes());
         v.extend_from_slice(&self.key_data);
         v
     }
 
-    /// The frame with its Key MIC computed under `kck` (`wpa::mic::compute`).
-    pub fn signed(&self, algo: MicAlgo, kck: &[u8; 16]) -> Vec<u8> {
-        let mut v = self.to_bytes();
+    /// The frame with its Key MIC computed under `kck` (`wpa::mic::compute`),
+    /// the MIC field as long as the algorithm's.
+    pub fn signed(&self, algo: MicAlgo, kck: &[u8]) -> Vec<u8> {
+        let mut v = self.to_bytes_mic(algo.mic_len());
         let m = mic::compute(algo, kck, &v);
-        v[MIC_OFFSET..MIC_OFFSET + MIC_LEN].copy_from_slice(&m);
+        v[MIC_OFFSET..MIC_OFFSET + m.len()].copy_from_slice(&m);
         v
     }
 }
@@ -427,16 +434,27 @@ pub fn pad_key_data(data: &mut Vec<u8>) {
     }
 }
 
-/// AES-128 key wrap (RFC 3394 §2.2.1) of padded key data under the KEK.
-pub fn wrap_key_data(kek: &[u8; 16], plain: &[u8]) -> Vec<u8> {
+/// AES key wrap (RFC 3394 §2.2.1) of padded key data under the KEK: AES-128
+/// for a 16-byte KEK, AES-256 for a 32-byte one (AKMs 12, 13).
+///
+/// # Panics
+/// If the KEK is neither 16 nor 32 bytes long.
+pub fn wrap_key_data(kek: &[u8], plain: &[u8]) -> Vec<u8> {
     let mut padded = plain.to_vec();
     pad_key_data(&mut padded);
     let mut out = vec![0u8; padded.len() + 8];
-    let kw = KwAes128::new(kek.into());
-    let n = kw
-        .wrap_key(&padded, &mut out)
-        .expect("padded key data is a multiple of 8 bytes, at least 16")
-        .len();
+    let n = match kek.len() {
+        16 => KwAes128::new_from_slice(kek)
+            .expect("16 bytes")
+            .wrap_key(&padded, &mut out)
+            .map(|w| w.len()),
+        32 => KwAes256::new_from_slice(kek)
+            .expect("32 bytes")
+            .wrap_key(&padded, &mut out)
+            .map(|w| w.len()),
+        l => panic!("KEK of {l} bytes"),
+    }
+    .expect("padded key data is a multiple of 8 bytes, at least 16");
     out.truncate(n);
     out
 }
@@ -577,7 +595,7 @@ pub fn ipv6_udp(
 
 /// TCP control flags for [`ipv4_tcp`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct TcpFlags {
+pub struct SegFlags {
     pub syn: bool,
     pub ack: bool,
     pub psh: bool,
@@ -593,7 +611,7 @@ pub fn ipv4_tcp(
     seq: u32,
     ack: u32,
     window: u16,
-    flags: TcpFlags,
+    flags: SegFlags,
     payload: &[u8],
 ) -> Vec<u8> {
     let mut b = PacketBuilder::ipv4(src.0, dst.0, ttl).tcp(src.1, dst.1, seq, window);
@@ -655,7 +673,7 @@ impl TcpConn {
         }
     }
 
-    fn seg(&mut self, from: Side, flags: TcpFlags, payload: &[u8]) -> Vec<u8> {
+    fn seg(&mut self, from: Side, flags: SegFlags, payload: &[u8]) -> Vec<u8> {
         let (src, dst, ttl, win, seq, ack) = match from {
             Side::Client => (
                 self.client,
@@ -684,44 +702,44 @@ impl TcpConn {
 
     /// Client SYN.
     pub fn syn(&mut self) -> Vec<u8> {
-        let f = TcpFlags {
+        let f = SegFlags {
             syn: true,
-            ..TcpFlags::default()
+            ..SegFlags::default()
         };
         self.seg(Side::Client, f, &[])
     }
     /// Server SYN-ACK.
     pub fn syn_ack(&mut self) -> Vec<u8> {
-        let f = TcpFlags {
+        let f = SegFlags {
             syn: true,
             ack: true,
-            ..TcpFlags::default()
+            ..SegFlags::default()
         };
         self.seg(Side::Server, f, &[])
     }
     /// A bare ACK.
     pub fn ack(&mut self, from: Side) -> Vec<u8> {
-        let f = TcpFlags {
+        let f = SegFlags {
             ack: true,
-            ..TcpFlags::default()
+            ..SegFlags::default()
         };
         self.seg(from, f, &[])
     }
     /// A PSH-ACK data segment.
     pub fn data(&mut self, from: Side, payload: &[u8]) -> Vec<u8> {
-        let f = TcpFlags {
+        let f = SegFlags {
             ack: true,
             psh: true,
-            ..TcpFlags::default()
+            ..SegFlags::default()
         };
         self.seg(from, f, payload)
     }
     /// FIN-ACK.
     pub fn fin(&mut self, from: Side) -> Vec<u8> {
-        let f = TcpFlags {
+        let f = SegFlags {
             ack: true,
             fin: true,
-            ..TcpFlags::default()
+            ..SegFlags::default()
         };
         self.seg(from, f, &[])
     }
@@ -833,9 +851,9 @@ pub fn tls_client_hello(random: [u8; 32], sni: &str) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::capture::link::{FcsStatus, LinkKind, locate_dot11};
     use crate::wire::dot11::Dot11;
     use crate::wire::eapol::{EapolKey, Message};
+    use crate::wire::link::{FcsStatus, LinkKind, locate_dot11};
     use crate::wpa::gtk;
     use crate::wpa::keys::{Cipher, TemporalKey};
 
@@ -844,9 +862,10 @@ mod tests {
     }
 
     fn ptk() -> Ptk {
+        use crate::wpa::keys::KeyPart;
         Ptk {
-            kck: [1; 16],
-            kek: [2; 16],
+            kck: KeyPart::from_slice(&[1; 16]).unwrap(),
+            kek: KeyPart::from_slice(&[2; 16]).unwrap(),
             tk: TemporalKey::new(Cipher::Ccmp, &[3; 16]).unwrap(),
         }
     }
@@ -879,7 +898,7 @@ mod tests {
     #[test]
     fn synth_data_header_parses() {
         let h = data_header(
-            Dir::ToDs,
+            DsDir::ToDs,
             mac(1),
             mac(2),
             mac(3),

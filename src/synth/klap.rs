@@ -23,8 +23,8 @@ use super::frames::{Side, TcpConn};
 use super::scenario::Rng;
 use crate::decoders::klap::crypto::{AuthHash, SessionKeys};
 use crate::decoders::tplink::smart::b64_encode;
-use crate::engine::Ts;
 use crate::wire::MacAddr;
+use crate::wire::Ts;
 
 /// The account given to plugsniff in the tests (`[[tplink_account]]`).
 pub const ACCOUNT: (&str, &str) = ("alice@example.com", "correct horse");
@@ -110,10 +110,10 @@ struct Cap {
 impl Cap {
     fn push(&mut self, dst: MacAddr, src: MacAddr, ip: Vec<u8>) {
         self.t_us += 20_000;
-        let ts = Ts {
-            sec: 1_764_000_000 + (self.t_us / 1_000_000) as i64,
-            usec: (self.t_us % 1_000_000) as u32,
-        };
+        let ts = Ts::from_micros(
+            1_764_000_000 + (self.t_us / 1_000_000) as i64,
+            (self.t_us % 1_000_000) as u32,
+        );
         self.frames.push((ts, ethernet(dst, src, &ip)));
     }
     /// One segment from `side` of `c` between the phone and `p`.
@@ -341,7 +341,7 @@ pub fn pcap_bytes(frames: &[(Ts, Vec<u8>)]) -> Vec<u8> {
     v.extend_from_slice(&1u32.to_le_bytes());
     for (ts, f) in frames {
         v.extend_from_slice(&(ts.sec as u32).to_le_bytes());
-        v.extend_from_slice(&ts.usec.to_le_bytes());
+        v.extend_from_slice(&ts.usec().to_le_bytes());
         v.extend_from_slice(&(f.len() as u32).to_le_bytes());
         v.extend_from_slice(&(f.len() as u32).to_le_bytes());
         v.extend_from_slice(f);

@@ -33,10 +33,10 @@
 
 use std::collections::HashMap;
 
-use super::frames::{self, DataOpts, Dir, Radio, Security, Side, TcpConn};
+use super::frames::{self, DataOpts, DsDir, Radio, Security, Side, TcpConn};
 use crate::decoders::tplink::{discovery, xor};
-use crate::engine::Ts;
 use crate::wire::MacAddr;
+use crate::wire::Ts;
 use crate::wire::llc::ethertype;
 use crate::wpa::handshake::{NetworkSecret, Secret};
 use crate::wpa::kdf::{self, PtkKdf};
@@ -139,11 +139,8 @@ impl Default for Scenario {
             ],
             cloud_ip: [52, 57, 118, 9],
             cloud_name: "n-devs.tplinkcloud.com".into(),
-            seed: 0x706c_7567_736e_6966, // "plugsnif"
-            start: Ts {
-                sec: 1_714_557_600, // 2024-05-01 10:00:00 UTC
-                usec: 0,
-            },
+            seed: 0x706c_7567_736e_6966,              // "plugsnif"
+            start: Ts::from_micros(1_714_557_600, 0), // 2024-05-01 10:00:00 UTC
             handshake: HandshakeMode::Full,
             fcs: false,
         }
@@ -292,7 +289,7 @@ impl<'a> Air<'a> {
     fn new(sc: &'a Scenario) -> Self {
         let mut rng = Rng::new(sc.seed);
         let gtk = (1, rng.bytes::<16>());
-        let t = sc.start.sec as u64 * 1_000_000 + u64::from(sc.start.usec);
+        let t = sc.start.sec as u64 * 1_000_000 + u64::from(sc.start.usec());
         Air {
             sc,
             rng,
@@ -312,10 +309,7 @@ impl<'a> Air<'a> {
     }
 
     fn ts(&self) -> Ts {
-        Ts {
-            sec: (self.t / 1_000_000) as i64,
-            usec: (self.t % 1_000_000) as u32,
-        }
+        Ts::from_micros((self.t / 1_000_000) as i64, (self.t % 1_000_000) as u32)
     }
 
     fn dbm(&self, tx: MacAddr) -> i8 {
@@ -404,11 +398,11 @@ impl<'a> Air<'a> {
 
     /// One data frame over one hop: `sta` ↔ AP, `peer` being the DA (ToDS)
     /// or SA (FromDS). Encrypted under the station's PTK once it has one.
-    fn hop(&mut self, dir: Dir, sta: MacAddr, peer: MacAddr, llc: &[u8], tid: u8) -> usize {
+    fn hop(&mut self, dir: DsDir, sta: MacAddr, peer: MacAddr, llc: &[u8], tid: u8) -> usize {
         let ap = self.sc.ap;
         let (tx, rx, a1, a2, a3) = match dir {
-            Dir::ToDs => (sta, ap, ap, sta, peer),
-            Dir::FromDs => (ap, sta, sta, ap, peer),
+            DsDir::ToDs => (sta, ap, ap, sta, peer),
+            DsDir::FromDs => (ap, sta, sta, ap, peer),
         };
         let seq = self.next_seq(tx);
         let tk = self.ptk.get(&sta).map(|p| *p.tk.key16());
@@ -440,7 +434,7 @@ impl<'a> Air<'a> {
             amsdu: true,
             ..DataOpts::default()
         };
-        let h = frames::data_header(Dir::FromDs, sta, ap, ap, seq, opts);
+        let h = frames::data_header(DsDir::FromDs, sta, ap, ap, seq, opts);
         let body = frames::amsdu(msdus);
         let tk = self.ptk.get(&sta).map(|p| *p.tk.key16());
         let f = match tk {
@@ -460,7 +454,7 @@ impl<'a> Air<'a> {
         let ap = self.sc.ap;
         let seq = self.next_seq(ap);
         let h = frames::data_header(
-            Dir::FromDs,
+            DsDir::FromDs,
             MacAddr::BROADCAST,
             ap,
             sa,
@@ -486,18 +480,18 @@ impl<'a> Air<'a> {
         let llc = frames::llc_snap(etype, payload);
         if dst.is_group() {
             if self.is_sta(src) {
-                self.hop(Dir::ToDs, src, dst, &llc, TID_DATA);
+                self.hop(DsDir::ToDs, src, dst, &llc, TID_DATA);
                 self.pause(150, 400);
             }
             self.group_down(src, &llc)
         } else if self.is_sta(src) && self.is_sta(dst) {
-            self.hop(Dir::ToDs, src, dst, &llc, TID_DATA);
+            self.hop(DsDir::ToDs, src, dst, &llc, TID_DATA);
             self.pause(120, 350);
-            self.hop(Dir::FromDs, dst, src, &llc, TID_DATA)
+            self.hop(DsDir::FromDs, dst, src, &llc, TID_DATA)
         } else if self.is_sta(src) {
-            self.hop(Dir::ToDs, src, dst, &llc, TID_DATA)
+            self.hop(DsDir::ToDs, src, dst, &llc, TID_DATA)
         } else {
-            self.hop(Dir::FromDs, dst, src, &llc, TID_DATA)
+            self.hop(DsDir::FromDs, dst, src, &llc, TID_DATA)
         }
     }
 
@@ -525,7 +519,7 @@ impl<'a> Air<'a> {
         self.emit(tx, 108, d);
     }
 
-    fn eapol(&mut self, dir: Dir, sta: MacAddr, frame: Vec<u8>) {
+    fn eapol(&mut self, dir: DsDir, sta: MacAddr, frame: Vec<u8>) {
         let ap = self.sc.ap;
         let llc = frames::llc_snap(ethertype::EAPOL, &frame);
         self.m.eapol += 1;
@@ -571,19 +565,19 @@ impl<'a> Air<'a> {
         let gtk = self.gtk;
         let rsc = *self.pn.get(&(ap, MacAddr::BROADCAST)).unwrap_or(&1) - 1;
         if full {
-            self.eapol(Dir::FromDs, sta, frames::m1(sec, r1, anonce));
+            self.eapol(DsDir::FromDs, sta, frames::m1(sec, r1, anonce));
         }
         self.pause(2_000, 9_000);
-        self.eapol(Dir::ToDs, sta, frames::m2(sec, &ptk, r1, snonce));
+        self.eapol(DsDir::ToDs, sta, frames::m2(sec, &ptk, r1, snonce));
         self.pause(1_000, 4_000);
         self.eapol(
-            Dir::FromDs,
+            DsDir::FromDs,
             sta,
             frames::m3(sec, &ptk, r3, anonce, (gtk.0, &gtk.1), rsc),
         );
         self.pause(1_000, 5_000);
         if full {
-            self.eapol(Dir::ToDs, sta, frames::m4(sec, &ptk, r3));
+            self.eapol(DsDir::ToDs, sta, frames::m4(sec, &ptk, r3));
         }
         self.ptk.insert(sta, ptk);
         self.pause(20_000, 60_000);
@@ -607,10 +601,10 @@ impl<'a> Air<'a> {
             let r = *r;
             let rsc = *self.pn.get(&(ap, MacAddr::BROADCAST)).unwrap_or(&1) - 1;
             let g1 = frames::g1(sc.security, &ptk, r, (new.0, &new.1), rsc);
-            self.eapol(Dir::FromDs, sta, g1);
+            self.eapol(DsDir::FromDs, sta, g1);
             self.pause(1_500, 6_000);
             let g2 = frames::g2(sc.security, &ptk, r);
-            self.eapol(Dir::ToDs, sta, g2);
+            self.eapol(DsDir::ToDs, sta, g2);
             self.pause(5_000, 20_000);
         }
         self.gtk = new;

@@ -7,7 +7,7 @@
 //! accepted with their short headers; only data and management frames carry a
 //! body the rest of the crate looks at.
 
-use super::{LenError, MacAddr, le16};
+use super::{Layer, LenError, MacAddr, le16};
 
 /// Frame type (FC bits 2–3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,6 +44,60 @@ pub mod mgmt {
     pub const DEAUTH: u8 = 12;
     pub const ACTION: u8 = 13;
     pub const ACTION_NO_ACK: u8 = 14;
+
+    /// Fixed fields before the elements of a Beacon or Probe Response:
+    /// Timestamp (8), Beacon Interval (2), Capability Information (2)
+    /// (IEEE 802.11-2020 9.3.3.2, 9.3.3.10).
+    pub const BEACON_FIXED_LEN: usize = 12;
+    /// Fixed fields of an Association Request: Capability Information (2),
+    /// Listen Interval (2) (9.3.3.5).
+    pub const ASSOC_REQ_FIXED_LEN: usize = 4;
+    /// Fixed fields of a Reassociation Request: Capability Information (2),
+    /// Listen Interval (2), Current AP Address (6) (9.3.3.7).
+    pub const REASSOC_REQ_FIXED_LEN: usize = 10;
+
+    /// The elements of a management frame body of `subtype`, for the
+    /// subtypes that announce a network (Beacon, Probe Response,
+    /// (Re)Association Request); `None` for others or a body shorter than
+    /// its fixed fields.
+    pub fn elements_of(subtype: u8, body: &[u8]) -> Option<&[u8]> {
+        let fixed = match subtype {
+            BEACON | PROBE_RESP => BEACON_FIXED_LEN,
+            ASSOC_REQ => ASSOC_REQ_FIXED_LEN,
+            REASSOC_REQ => REASSOC_REQ_FIXED_LEN,
+            _ => return None,
+        };
+        body.get(fixed..)
+    }
+}
+
+/// The security header of a protected frame body: the key ID octet (octet
+/// 3) shared by the TKIP, CCMP and GCMP headers (IEEE 802.11-2020 12.5.2.2,
+/// 12.5.3.2, 12.5.5.2): bit 5 is Ext IV, bits 6–7 the key ID. The header is
+/// 8 bytes long.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SecurityHeader {
+    /// Ext IV set: a TKIP/CCMP/GCMP header (clear: WEP).
+    pub ext_iv: bool,
+    pub key_id: u8,
+}
+
+impl SecurityHeader {
+    pub const LEN: usize = 8;
+    /// Ext IV bit of the key ID octet.
+    pub const EXT_IV: u8 = 0x20;
+
+    /// `None` when `body` is shorter than the 8-byte header.
+    pub fn parse(body: &[u8]) -> Option<SecurityHeader> {
+        if body.len() < Self::LEN {
+            return None;
+        }
+        let k = body[3];
+        Some(SecurityHeader {
+            ext_iv: k & Self::EXT_IV != 0,
+            key_id: k >> 6,
+        })
+    }
 }
 
 /// A checked view over an 802.11 MPDU (without FCS).
@@ -59,7 +113,8 @@ impl<'a> Dot11<'a> {
     /// the 802.11 header and payload (to 32-bit boundary)" flag.
     pub fn new_checked(buf: &'a [u8], data_pad: bool) -> Result<Dot11<'a>, LenError> {
         let err = |required| LenError {
-            layer: "802.11 header",
+            layer: Layer::Dot11,
+            offset: 0,
             required,
             len: buf.len(),
         };

@@ -15,18 +15,29 @@
 //! | 49 | 16 | EAPOL-Key IV |
 //! | 65 | 8 | Key RSC |
 //! | 73 | 8 | reserved |
-//! | 81 | 16 | Key MIC (for the 16-byte MIC AKMs this crate supports) |
-//! | 97 | 2 | Key Data Length (BE) |
-//! | 99 | n | Key Data |
+//! | 81 | m | Key MIC: m = 16 for most AKMs, 24 for AKMs 12, 13 (Suite B 192) and the 48-byte-PMK OWE/SAE-EXT-KEY, 32 with a 64-byte PMK |
+//! | 81 + m | 2 | Key Data Length (BE) |
+//! | 83 + m | n | Key Data |
 //!
 //! [`EapolKey::new_checked`] checks that the frame holds the fixed part and the
-//! key data it announces; the MIC covers the 802.1X body length, so
+//! key data it announces, for a 16-byte MIC; [`EapolKey::detect`] finds the
+//! MIC length when the AKM is not known yet (the one at which the Key Data
+//! Length field accounts exactly for the 802.1X body, as a 24-byte MIC moves
+//! it by 8 bytes). The MIC covers the 802.1X body length, so
 //! [`EapolKey::frame`] is cut to `4 + body length` (trailing padding excluded).
 
-use super::{LenError, be16};
+use super::{Layer, LenError, be16};
 
+/// Offset of the Key MIC field from the start of the 802.1X header: 4 (802.1X
+/// header) + 1 (descriptor type) + 2 (key information) + 2 (key length) + 8
+/// (replay counter) + 32 (nonce) + 16 (IV) + 8 (RSC) + 8 (reserved)
+/// (IEEE 802.11-2020 12.7.2).
 pub const MIC_OFFSET: usize = 81;
+/// The usual MIC length (and the one [`EapolKey::new_checked`] assumes).
 pub const MIC_LEN: usize = 16;
+/// The MIC lengths an EAPOL-Key frame may have (IEEE 802.11-2020 12.7.2 and
+/// Table 12-11; 32 for the SHA-512 variants of OWE and SAE-EXT-KEY).
+pub const MIC_LENS: [usize; 3] = [16, 24, 32];
 const KEY_DATA_OFFSET: usize = 99;
 
 /// Key Information bits (12.7.2 Figure 12-33).
@@ -73,15 +84,26 @@ impl Message {
 #[derive(Clone, Copy)]
 pub struct EapolKey<'a> {
     buf: &'a [u8],
+    mic_len: usize,
 }
 
 impl<'a> EapolKey<'a> {
     /// `buf` starts at the 802.1X header (after LLC/SNAP with EtherType 0x888E).
     /// Returns `Ok(None)` for 802.1X packets that are not EAPOL-Key (EAP, Start…).
+    /// Assumes a 16-byte MIC.
     pub fn new_checked(buf: &'a [u8]) -> Result<Option<EapolKey<'a>>, LenError> {
+        Self::new_checked_mic(buf, MIC_LEN)
+    }
+
+    /// [`EapolKey::new_checked`] for a Key MIC of `mic_len` bytes.
+    pub fn new_checked_mic(
+        buf: &'a [u8],
+        mic_len: usize,
+    ) -> Result<Option<EapolKey<'a>>, LenError> {
         if buf.len() < 4 {
             return Err(LenError {
-                layer: "802.1X",
+                layer: Layer::Ieee8021x,
+                offset: 0,
                 required: 4,
                 len: buf.len(),
             });
@@ -89,25 +111,62 @@ impl<'a> EapolKey<'a> {
         if buf[1] != 3 {
             return Ok(None);
         }
+        let mic_len = mic_len.min(64);
+        let kd_off = KEY_DATA_OFFSET - MIC_LEN + mic_len;
         let body_len = be16(buf, 2) as usize;
         let end = 4 + body_len;
-        if buf.len() < end || end < KEY_DATA_OFFSET {
+        if buf.len() < end || end < kd_off {
             return Err(LenError {
-                layer: "EAPOL-Key",
-                required: end.max(KEY_DATA_OFFSET),
+                layer: Layer::EapolKey,
+                offset: 0,
+                required: end.max(kd_off),
                 len: buf.len(),
             });
         }
         let buf = &buf[..end];
-        let kd_len = be16(buf, 97) as usize;
-        if KEY_DATA_OFFSET + kd_len > end {
+        let kd_len = be16(buf, kd_off - 2) as usize;
+        if kd_off + kd_len > end {
             return Err(LenError {
-                layer: "EAPOL-Key key data",
-                required: KEY_DATA_OFFSET + kd_len,
+                layer: Layer::EapolKeyData,
+                offset: 0,
+                required: kd_off + kd_len,
                 len: end,
             });
         }
-        Ok(Some(EapolKey { buf }))
+        Ok(Some(EapolKey { buf, mic_len }))
+    }
+
+    /// Parses with the MIC length `hint` if given and the frame fits it
+    /// exactly, else with the first of [`MIC_LENS`] at which the Key Data
+    /// Length accounts exactly for the body, else as [`new_checked_mic`] with
+    /// the hint (or 16) would.
+    ///
+    /// [`new_checked_mic`]: EapolKey::new_checked_mic
+    pub fn detect(buf: &'a [u8], hint: Option<usize>) -> Result<Option<EapolKey<'a>>, LenError> {
+        let exact = |m: usize| match Self::new_checked_mic(buf, m) {
+            Ok(Some(k)) if k.key_data_end() == k.buf.len() => Some(k),
+            _ => None,
+        };
+        if let Some(k) = hint.and_then(exact) {
+            return Ok(Some(k));
+        }
+        if let Some(k) = MIC_LENS.iter().find_map(|&m| exact(m)) {
+            return Ok(Some(k));
+        }
+        Self::new_checked_mic(buf, hint.unwrap_or(MIC_LEN))
+    }
+
+    fn key_data_off(&self) -> usize {
+        KEY_DATA_OFFSET - MIC_LEN + self.mic_len
+    }
+
+    fn key_data_end(&self) -> usize {
+        self.key_data_off() + be16(self.buf, self.key_data_off() - 2) as usize
+    }
+
+    /// Length of the Key MIC field.
+    pub fn mic_len(&self) -> usize {
+        self.mic_len
     }
 
     /// The frame as covered by the MIC (802.1X header + body).
@@ -152,11 +211,10 @@ impl<'a> EapolKey<'a> {
         u64::from_le_bytes(b)
     }
     pub fn mic(&self) -> &'a [u8] {
-        &self.buf[MIC_OFFSET..MIC_OFFSET + MIC_LEN]
+        &self.buf[MIC_OFFSET..MIC_OFFSET + self.mic_len]
     }
     pub fn key_data(&self) -> &'a [u8] {
-        let n = be16(self.buf, 97) as usize;
-        &self.buf[KEY_DATA_OFFSET..KEY_DATA_OFFSET + n]
+        &self.buf[self.key_data_off()..self.key_data_end()]
     }
 
     /// Classifies the message by its Key Information bits, the way
@@ -227,6 +285,45 @@ pub(crate) mod tests {
         ] {
             let k = EapolKey::new_checked(&f).unwrap().unwrap();
             assert_eq!(k.message(), m);
+        }
+    }
+
+    /// A 24-byte MIC (AKM 12) moves Key Data Length by 8 bytes; `detect`
+    /// finds it from the lengths alone, and every truncation is an error.
+    #[test]
+    fn mic_length_24_detected() {
+        let mut v = build(info::PAIRWISE | info::ACK, 1, [1; 32], &[]);
+        // Insert 8 more MIC bytes before Key Data Length; fix the body length.
+        v.splice(97..97, [0u8; 8]);
+        let body = (v.len() - 4) as u16;
+        v[2..4].copy_from_slice(&body.to_be_bytes());
+        let k = EapolKey::detect(&v, None).unwrap().unwrap();
+        assert_eq!(k.mic_len(), 24);
+        assert_eq!(k.message(), Message::M1);
+        assert!(k.key_data().is_empty());
+        assert_eq!(
+            EapolKey::detect(&v, Some(24)).unwrap().unwrap().mic_len(),
+            24
+        );
+        // A hint that does not fit exactly loses to the lengths.
+        assert_eq!(
+            EapolKey::detect(&v, Some(16)).unwrap().unwrap().mic_len(),
+            24
+        );
+        // A 16-byte frame stays 16.
+        let f = build(0x10a, 1, [2; 32], &[1, 2, 3]);
+        assert_eq!(EapolKey::detect(&f, None).unwrap().unwrap().mic_len(), 16);
+        assert_eq!(
+            EapolKey::detect(&f, Some(24)).unwrap().unwrap().mic_len(),
+            16
+        );
+        for n in 0..v.len() {
+            assert!(EapolKey::detect(&v[..n], Some(24)).is_err());
+            for m in [0, 16, 24, 32, 64, 1000] {
+                if let Ok(Some(k)) = EapolKey::new_checked_mic(&v[..n], m) {
+                    let _ = (k.mic(), k.key_data(), k.message());
+                }
+            }
         }
     }
 

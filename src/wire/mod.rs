@@ -1,7 +1,17 @@
 //! Zero-copy views over frame bytes: no state, no allocation, no I/O.
 //!
-//! Every view is built with a `new_checked` constructor that validates all the
-//! lengths its accessors rely on; after it returns `Ok`, no accessor panics.
+//! One vocabulary for every layer (after etherparse and smoltcp):
+//! - a zero-copy **view** over a header is built with `new_checked`, which
+//!   validates every length its accessors rely on; after it returns `Ok`, no
+//!   accessor panics (`Dot11`, `EapolKey`, `Radiotap`, `Ppi`, `PrismHeader`);
+//! - an owned **representation** of the fields the crate acts on is built
+//!   with `parse` (`RsnInfo::parse`, `SecurityHeader::parse`);
+//! - a classifier that answers "is this an X?" returns an `Option`
+//!   (`llc::parse_snap`, `rsn::ssid_from_elements`);
+//! - a length problem is a [`LenError`]: the [`Layer`], the offset where it
+//!   started, the bytes it needed and the bytes present. Layer-specific errors
+//!   wrap it (`RadiotapError::TooShort`, `RsnError::Len`, `flows::ip::IpError::Len`).
+//!
 //! Hostile input (every byte here comes from the air) yields an error, never a
 //! panic, and never an allocation.
 //!
@@ -11,13 +21,18 @@
 //! fields per header; `ieee80211` 0.5 misreads A-MSDU lengths and CCMP key IDs.
 //! The data path therefore uses the views below only.
 
+pub mod dns;
 pub mod dot11;
 pub mod eapol;
+pub mod link;
 pub mod llc;
 pub mod ppi;
 pub mod prism;
 pub mod radiotap;
 pub mod rsn;
+pub mod time;
+
+pub use time::Ts;
 
 use std::fmt;
 
@@ -76,20 +91,103 @@ pub(crate) fn le32(b: &[u8], off: usize) -> u32 {
     u32::from_le_bytes([b[off], b[off + 1], b[off + 2], b[off + 3]])
 }
 
-/// Why a view refused its bytes: the layer, and how many bytes it needed.
+/// The protocol layer a parse error is about: one vocabulary for the whole
+/// crate, from the capture's link header to the transport layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Layer {
+    Radiotap,
+    Prism,
+    Ppi,
+    /// The 802.11 MAC header.
+    Dot11,
+    /// The TKIP/CCMP/GCMP security header.
+    Security,
+    /// The 802.1X header of an EAPOL frame.
+    Ieee8021x,
+    EapolKey,
+    /// The Key Data field of an EAPOL-Key frame.
+    EapolKeyData,
+    /// An RSN (or WPA1 vendor) element.
+    Rsn,
+    /// LLC/SNAP.
+    Llc,
+    Ethernet,
+    Vlan,
+    LinuxSll,
+    LinuxSll2,
+    Loopback,
+    RawIp,
+    Ipv4,
+    Ipv6,
+    /// IPv4 authentication header or an IPv6 extension header.
+    IpExtension,
+    Tcp,
+    Udp,
+    Icmp,
+    /// Anything else `etherparse` reports (MACsec, IGMP…).
+    Other,
+}
+
+impl fmt::Display for Layer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Layer::Radiotap => "radiotap",
+            Layer::Prism => "prism",
+            Layer::Ppi => "ppi",
+            Layer::Dot11 => "802.11 header",
+            Layer::Security => "security header",
+            Layer::Ieee8021x => "802.1X",
+            Layer::EapolKey => "EAPOL-Key",
+            Layer::EapolKeyData => "EAPOL-Key key data",
+            Layer::Rsn => "RSN element",
+            Layer::Llc => "LLC/SNAP",
+            Layer::Ethernet => "Ethernet",
+            Layer::Vlan => "802.1Q",
+            Layer::LinuxSll => "Linux SLL",
+            Layer::LinuxSll2 => "Linux SLL2",
+            Layer::Loopback => "loopback",
+            Layer::RawIp => "raw IP",
+            Layer::Ipv4 => "IPv4",
+            Layer::Ipv6 => "IPv6",
+            Layer::IpExtension => "IP extension header",
+            Layer::Tcp => "TCP",
+            Layer::Udp => "UDP",
+            Layer::Icmp => "ICMP",
+            Layer::Other => "other",
+        })
+    }
+}
+
+/// Why a view refused its bytes (after etherparse's `LenError`): the layer,
+/// where it started in the bytes handed to the parser, how many bytes it
+/// needed and how many were present from that offset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LenError {
-    pub layer: &'static str,
+    pub layer: Layer,
     pub required: usize,
     pub len: usize,
+    /// Offset of the layer's first byte in the bytes handed in.
+    pub offset: usize,
+}
+
+impl LenError {
+    /// A layer starting at offset 0.
+    pub const fn new(layer: Layer, required: usize, len: usize) -> LenError {
+        LenError {
+            layer,
+            required,
+            len,
+            offset: 0,
+        }
+    }
 }
 
 impl fmt::Display for LenError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{}: needs {} bytes, {} present",
-            self.layer, self.required, self.len
+            "{} at offset {}: needs {} bytes, {} present",
+            self.layer, self.offset, self.required, self.len
         )
     }
 }

@@ -10,13 +10,13 @@
 //! - Fields: `pfh_type` u16, `pfh_datalen` u16, then the data. Type 2,
 //!   802.11-Common, says whether the frame carries an FCS and whether it was bad.
 //!
-//! [`Ppi::parse`] checks the header only; the inner DLT is returned, not judged
+//! [`Ppi::new_checked`] checks the header only; the inner DLT is returned, not judged
 //! (the caller decides which it supports). Field iteration stops at the first field
 //! that runs past `pph_len`. No accessor panics; nothing allocates.
 
 use thiserror::Error;
 
-use super::{LenError, le16, le32};
+use super::{Layer, LenError, le16, le32};
 
 /// The fixed PPI packet header.
 pub const HEADER_LEN: usize = 8;
@@ -62,15 +62,16 @@ pub struct Ppi<'a> {
 
 /// Length of the PPI header at the start of `buf`, and the DLT that follows it.
 pub fn header_len(buf: &[u8]) -> Result<(usize, u32), PpiError> {
-    Ppi::parse(buf).map(|p| (p.len(), p.dlt()))
+    Ppi::new_checked(buf).map(|p| (p.len(), p.dlt()))
 }
 
 impl<'a> Ppi<'a> {
     /// Checks version and `pph_len`.
-    pub fn parse(buf: &'a [u8]) -> Result<Ppi<'a>, PpiError> {
+    pub fn new_checked(buf: &'a [u8]) -> Result<Ppi<'a>, PpiError> {
         if buf.len() < HEADER_LEN {
             return Err(PpiError::TooShort(LenError {
-                layer: "ppi",
+                layer: Layer::Ppi,
+                offset: 0,
                 required: HEADER_LEN,
                 len: buf.len(),
             }));
@@ -244,7 +245,7 @@ mod tests {
     fn bare_header() {
         let mut f = ppi(0, 105, &[]);
         f.extend_from_slice(&[0x08, 0x02]);
-        let p = Ppi::parse(&f).unwrap();
+        let p = Ppi::new_checked(&f).unwrap();
         assert_eq!((p.len(), p.dlt(), p.flags()), (8, 105, 0));
         assert_eq!(header_len(&f), Ok((8, 105)));
         assert_eq!(p.fields().count(), 0);
@@ -259,7 +260,7 @@ mod tests {
             105,
             &[(FIELD_80211N_MAC, &[1, 2, 3]), (FIELD_80211_COMMON, &c)],
         );
-        let p = Ppi::parse(&f).unwrap();
+        let p = Ppi::new_checked(&f).unwrap();
         assert_eq!(p.len(), 8 + 7 + 24);
         let fields: Vec<_> = p.fields().map(|(t, d)| (t, d.len())).collect();
         assert_eq!(fields, vec![(3, 3), (2, 20)]);
@@ -280,7 +281,7 @@ mod tests {
         let f = ppi(FLAG_ALIGN, 105, &[(7, &[9]), (FIELD_80211_COMMON, &c)]);
         // 8 + (4 + 1 + 3 pad) + 24
         assert_eq!(f.len(), 40);
-        let p = Ppi::parse(&f).unwrap();
+        let p = Ppi::new_checked(&f).unwrap();
         assert_eq!(p.fields().count(), 2);
         assert!(p.common().unwrap().fcs_present());
     }
@@ -296,34 +297,35 @@ mod tests {
         let c = common(COMMON_FLAG_FCS);
         let mut f = ppi(0, 105, &[(FIELD_80211_COMMON, &c)]);
         f[10..12].copy_from_slice(&21u16.to_le_bytes());
-        let p = Ppi::parse(&f).unwrap();
+        let p = Ppi::new_checked(&f).unwrap();
         assert_eq!(p.fields().count(), 0);
         assert_eq!(p.common(), None);
         // A short 802.11-Common is ignored.
         let f = ppi(0, 105, &[(FIELD_80211_COMMON, &c[..19])]);
-        assert_eq!(Ppi::parse(&f).unwrap().common(), None);
+        assert_eq!(Ppi::new_checked(&f).unwrap().common(), None);
     }
 
     #[test]
     fn errors() {
         assert_eq!(
-            Ppi::parse(&[0, 0, 8, 0]),
+            Ppi::new_checked(&[0, 0, 8, 0]),
             Err(PpiError::TooShort(LenError {
-                layer: "ppi",
+                layer: Layer::Ppi,
+                offset: 0,
                 required: 8,
                 len: 4
             }))
         );
         assert_eq!(
-            Ppi::parse(&[1, 0, 8, 0, 105, 0, 0, 0]),
+            Ppi::new_checked(&[1, 0, 8, 0, 105, 0, 0, 0]),
             Err(PpiError::BadVersion(1))
         );
         assert_eq!(
-            Ppi::parse(&[0, 0, 7, 0, 105, 0, 0, 0]),
+            Ppi::new_checked(&[0, 0, 7, 0, 105, 0, 0, 0]),
             Err(PpiError::LengthTooSmall(7))
         );
         assert_eq!(
-            Ppi::parse(&[0, 0, 9, 0, 105, 0, 0, 0]),
+            Ppi::new_checked(&[0, 0, 9, 0, 105, 0, 0, 0]),
             Err(PpiError::LengthBeyondBuffer { len: 9, buf_len: 8 })
         );
     }
@@ -336,11 +338,11 @@ mod tests {
             ppi(FLAG_ALIGN, 105, &[(5, &[1]), (FIELD_80211_COMMON, &c)]),
         ] {
             for len in 0..=f.len() {
-                let r = Ppi::parse(&f[..len]);
+                let r = Ppi::new_checked(&f[..len]);
                 assert_eq!(r.is_ok(), len == f.len());
                 let mut m = f.clone();
                 m[2..4].copy_from_slice(&(len as u16).to_le_bytes());
-                if let Ok(p) = Ppi::parse(&m) {
+                if let Ok(p) = Ppi::new_checked(&m) {
                     touch(&p);
                 }
             }
@@ -350,7 +352,7 @@ mod tests {
     proptest! {
         #[test]
         fn random_bytes_never_panic(data in proptest::collection::vec(any::<u8>(), 0..200)) {
-            if let Ok(p) = Ppi::parse(&data) {
+            if let Ok(p) = Ppi::new_checked(&data) {
                 prop_assert!(p.len() <= data.len());
                 touch(&p);
             }

@@ -7,7 +7,7 @@
 //!
 //! - **Prism** (wlan-ng): `msgcode` u32, `msglen` u32, `devname[16]`, then ten items
 //!   of (`did` u32, `status` u16, `len` u16, `data` u32): 144 bytes in practice.
-//!   Integers are in the *capturing host's* byte order, so [`PrismHeader::parse`]
+//!   Integers are in the *capturing host's* byte order, so [`PrismHeader::new_checked`]
 //!   takes `msglen` as little-endian if that is sane (8..=buffer length), else as
 //!   big-endian, and reads the items in the same order. Item `status` 0 means the
 //!   value was supplied.
@@ -19,7 +19,7 @@
 
 use thiserror::Error;
 
-use super::{LenError, be16, le32};
+use super::{Layer, LenError, be16, le32};
 
 /// Bytes needed to tell Prism from AVS and read the header length.
 pub const MIN_HEADER_LEN: usize = 8;
@@ -83,7 +83,7 @@ pub struct PrismHeader<'a> {
 
 /// Length of the DLT 119 header at the start of `buf`: the 802.11 frame starts there.
 pub fn header_len(buf: &[u8]) -> Result<usize, PrismError> {
-    PrismHeader::parse(buf).map(|h| h.len())
+    PrismHeader::new_checked(buf).map(|h| h.len())
 }
 
 fn be32(b: &[u8], off: usize) -> u32 {
@@ -92,10 +92,11 @@ fn be32(b: &[u8], off: usize) -> u32 {
 
 impl<'a> PrismHeader<'a> {
     /// Detects AVS (by magic) or Prism (by a sane `msglen`) and checks the length.
-    pub fn parse(buf: &'a [u8]) -> Result<PrismHeader<'a>, PrismError> {
+    pub fn new_checked(buf: &'a [u8]) -> Result<PrismHeader<'a>, PrismError> {
         if buf.len() < MIN_HEADER_LEN {
             return Err(PrismError::TooShort(LenError {
-                layer: "prism",
+                layer: Layer::Prism,
+                offset: 0,
                 required: MIN_HEADER_LEN,
                 len: buf.len(),
             }));
@@ -348,7 +349,7 @@ mod tests {
             ],
         );
         f.extend_from_slice(&[0x80, 0, 0, 0]);
-        let h = PrismHeader::parse(&f).unwrap();
+        let h = PrismHeader::new_checked(&f).unwrap();
         assert_eq!(h.len(), 144);
         assert_eq!(header_len(&f), Ok(144));
         assert_eq!(h.kind(), PrismKind::Prism { big_endian: false });
@@ -363,7 +364,7 @@ mod tests {
     #[test]
     fn prism_big_endian() {
         let f = prism(true, &[(item::CHANNEL, 11), (item::SIGNAL, 57)]);
-        let h = PrismHeader::parse(&f).unwrap();
+        let h = PrismHeader::new_checked(&f).unwrap();
         assert_eq!(h.kind(), PrismKind::Prism { big_endian: true });
         assert_eq!(h.len(), 144);
         assert_eq!(h.channel(), Some(11));
@@ -379,14 +380,14 @@ mod tests {
         // Item slot 3 -> type-2 channel DID 0x2041, status 0, value 9.
         let off = PRISM_ITEMS_OFFSET + 2 * PRISM_ITEM_LEN;
         f[off..off + 12].copy_from_slice(&[0x41, 0x20, 0, 0, 0, 0, 4, 0, 9, 0, 0, 0]);
-        assert_eq!(PrismHeader::parse(&f).unwrap().channel(), Some(9));
+        assert_eq!(PrismHeader::new_checked(&f).unwrap().channel(), Some(9));
     }
 
     #[test]
     fn avs_header() {
         let mut f = avs(2, -61);
         f.extend_from_slice(&[0x08, 0x41]);
-        let h = PrismHeader::parse(&f).unwrap();
+        let h = PrismHeader::new_checked(&f).unwrap();
         assert_eq!(h.kind(), PrismKind::Avs { version: 1 });
         assert_eq!(h.len(), 64);
         assert_eq!(h.channel(), Some(11));
@@ -395,14 +396,14 @@ mod tests {
         assert_eq!(h.mactime(), Some(1000));
         // ssi_type 3 (raw RSSI): not dBm.
         let f = avs(3, -61);
-        assert_eq!(PrismHeader::parse(&f).unwrap().dbm_signal(), None);
+        assert_eq!(PrismHeader::new_checked(&f).unwrap().dbm_signal(), None);
     }
 
     #[test]
     fn short_avs_header_has_no_fields() {
         let mut f = avs(2, -61);
         f[4..8].copy_from_slice(&8u32.to_be_bytes());
-        let h = PrismHeader::parse(&f).unwrap();
+        let h = PrismHeader::new_checked(&f).unwrap();
         assert_eq!(h.len(), 8);
         assert_eq!(
             (h.channel(), h.dbm_signal(), h.mactime()),
@@ -415,7 +416,8 @@ mod tests {
         assert_eq!(
             header_len(&[0x44, 0, 0, 0]),
             Err(PrismError::TooShort(LenError {
-                layer: "prism",
+                layer: Layer::Prism,
+                offset: 0,
                 required: 8,
                 len: 4
             }))
@@ -445,7 +447,7 @@ mod tests {
     fn every_truncation_never_panics() {
         for f in [prism(false, &[(3, 1)]), prism(true, &[(6, 2)]), avs(2, -40)] {
             for len in 0..=f.len() {
-                match PrismHeader::parse(&f[..len]) {
+                match PrismHeader::new_checked(&f[..len]) {
                     Ok(h) => {
                         assert!(len == f.len() || h.len() < f.len());
                         touch(&h);
@@ -461,11 +463,11 @@ mod tests {
         let Some(path) = capture("wpa.cap") else {
             return;
         };
-        let mut cap = pcap::Capture::from_file(&path).unwrap();
-        assert_eq!(cap.get_datalink(), pcap::Linktype(119));
+        let (dlt, frames) = crate::capture::file::read_all(&path).unwrap();
+        assert_eq!(dlt, 119);
         let mut n = 0;
-        while let Ok(pkt) = cap.next_packet() {
-            let h = PrismHeader::parse(pkt.data).unwrap();
+        for pkt in &frames {
+            let h = PrismHeader::new_checked(&pkt.data).unwrap();
             assert_eq!(h.kind(), PrismKind::Prism { big_endian: false });
             assert_eq!(h.len(), PRISM_HEADER_LEN);
             assert_eq!(h.channel(), Some(7));
@@ -483,7 +485,7 @@ mod tests {
     proptest! {
         #[test]
         fn random_bytes_never_panic(data in proptest::collection::vec(any::<u8>(), 0..200)) {
-            if let Ok(h) = PrismHeader::parse(&data) {
+            if let Ok(h) = PrismHeader::new_checked(&data) {
                 prop_assert!(h.len() >= MIN_HEADER_LEN && h.len() <= data.len());
                 touch(&h);
             }

@@ -5,7 +5,7 @@
 //! size table is [`FIELDS`] below. All integers are little-endian; every field is
 //! aligned to its natural alignment *relative to the start of the radiotap header*.
 //!
-//! # What [`Radiotap::parse`] guarantees
+//! # What [`Radiotap::new_checked`] guarantees
 //! - `it_len` is at least 8 and within the buffer, so [`Radiotap::len`] is always a
 //!   valid start for the 802.11 frame.
 //! - Every presence word is walked (bit 31 chains another word), bounded by `it_len`
@@ -27,7 +27,7 @@
 
 use thiserror::Error;
 
-use super::{LenError, le16, le32};
+use super::{Layer, LenError, le16, le32};
 
 /// The fixed part: version, pad, `it_len`, first presence word.
 pub const MIN_HEADER_LEN: usize = 8;
@@ -175,10 +175,11 @@ fn align_up(pos: usize, align: usize) -> usize {
 
 impl<'a> Radiotap<'a> {
     /// Checks the header at the start of `buf` and records where each field sits.
-    pub fn parse(buf: &'a [u8]) -> Result<Radiotap<'a>, RadiotapError> {
+    pub fn new_checked(buf: &'a [u8]) -> Result<Radiotap<'a>, RadiotapError> {
         if buf.len() < MIN_HEADER_LEN {
             return Err(RadiotapError::TooShort(LenError {
-                layer: "radiotap",
+                layer: Layer::Radiotap,
+                offset: 0,
                 required: MIN_HEADER_LEN,
                 len: buf.len(),
             }));
@@ -536,7 +537,7 @@ mod tests {
     #[test]
     fn deconstruct_basic() {
         let h = basic();
-        let rt = Radiotap::parse(&h).unwrap();
+        let rt = Radiotap::new_checked(&h).unwrap();
         assert_eq!(rt.len(), 23);
         assert_eq!(rt.tsft(), Some(0x0102_0304_0506_0708));
         assert_eq!(rt.flags(), Some(FLAG_FCS_AT_END));
@@ -557,7 +558,7 @@ mod tests {
     fn frame_follows_header_in_longer_buffer() {
         let mut h = basic();
         h.extend_from_slice(&[0x80, 0, 0, 0]);
-        let rt = Radiotap::parse(&h).unwrap();
+        let rt = Radiotap::new_checked(&h).unwrap();
         assert_eq!(rt.len(), 23);
         assert_eq!(rt.as_bytes().len(), 23);
     }
@@ -566,7 +567,7 @@ mod tests {
     fn linux_layout_from_capture() {
         // testm1m2m3.pcap frame 1: Flags, Rate, Channel, dBm signal, Antenna, RX flags.
         let h = hex::decode("000012002e48000000029e09a000e9010000").unwrap();
-        let rt = Radiotap::parse(&h).unwrap();
+        let rt = Radiotap::new_checked(&h).unwrap();
         assert_eq!(rt.len(), 18);
         assert_eq!(rt.fcs_present(), Some(false));
         assert_eq!(rt.rate_500kbps(), Some(2));
@@ -584,7 +585,7 @@ mod tests {
             &[b(bit::FLAGS) | b(bit::CHANNEL)],
             &[0x40, 0xee, 0x6c, 0x09, 0, 0],
         );
-        let rt = Radiotap::parse(&h).unwrap();
+        let rt = Radiotap::new_checked(&h).unwrap();
         assert_eq!(rt.channel_freq(), Some(2412));
         assert!(rt.bad_fcs());
         assert_eq!(rt.fcs_present(), Some(false));
@@ -602,7 +603,7 @@ mod tests {
             &[b(bit::FLAGS) | RT_NS | EXT, b(bit::TSFT) | b(bit::FLAGS)],
             &d,
         );
-        let rt = Radiotap::parse(&h).unwrap();
+        let rt = Radiotap::new_checked(&h).unwrap();
         assert_eq!(rt.len(), 25);
         assert_eq!(rt.tsft(), Some(7));
         // First occurrence wins.
@@ -616,7 +617,7 @@ mod tests {
         let mut d = vec![0xee; 4];
         d.extend_from_slice(&99u64.to_le_bytes());
         let h = hdr(&[b(bit::TSFT) | EXT, 0], &d);
-        let rt = Radiotap::parse(&h).unwrap();
+        let rt = Radiotap::new_checked(&h).unwrap();
         assert_eq!(rt.tsft(), Some(99));
     }
 
@@ -632,7 +633,7 @@ mod tests {
             ],
             &[0x00, 2, 0xc0, 0xbf, 0, 0xc1, 1],
         );
-        let rt = Radiotap::parse(&h).unwrap();
+        let rt = Radiotap::new_checked(&h).unwrap();
         assert_eq!(rt.len(), 23);
         assert_eq!(rt.flags(), Some(0));
         assert_eq!(rt.rate_500kbps(), Some(2));
@@ -644,7 +645,7 @@ mod tests {
     #[test]
     fn three_words_without_fields_in_the_extensions() {
         let h = hdr(&[b(bit::FLAGS) | EXT, EXT, 0], &[0x10]);
-        let rt = Radiotap::parse(&h).unwrap();
+        let rt = Radiotap::new_checked(&h).unwrap();
         assert_eq!(rt.len(), 17);
         assert_eq!(rt.fcs_present(), Some(true));
         assert!(!rt.truncated_fields());
@@ -671,7 +672,7 @@ mod tests {
     #[test]
     fn vendor_namespace_then_radiotap_namespace() {
         let h = vendor_then_radiotap(5);
-        let rt = Radiotap::parse(&h).unwrap();
+        let rt = Radiotap::new_checked(&h).unwrap();
         assert_eq!(rt.len(), 30);
         assert_eq!(rt.flags(), Some(0x10));
         assert_eq!(rt.dbm_signal(), Some(-80));
@@ -682,13 +683,13 @@ mod tests {
     fn bad_vendor_skip_length_is_an_error() {
         // Skipping 6 ends exactly at it_len: the signal after it is what overruns.
         assert!(matches!(
-            Radiotap::parse(&vendor_then_radiotap(6)),
+            Radiotap::new_checked(&vendor_then_radiotap(6)),
             Err(RadiotapError::FieldBeyondHeader { bit: 5, .. })
         ));
         for skip in [7u16, 100, 0xffff] {
             let h = vendor_then_radiotap(skip);
             assert_eq!(
-                Radiotap::parse(&h),
+                Radiotap::new_checked(&h),
                 Err(RadiotapError::VendorSkipBeyondHeader {
                     offset: 18,
                     skip: usize::from(skip),
@@ -702,7 +703,7 @@ mod tests {
     fn vendor_namespace_header_beyond_it_len() {
         let h = hdr(&[VND_NS | EXT, 0], &[0, 0x11, 0x22]);
         assert!(matches!(
-            Radiotap::parse(&h),
+            Radiotap::new_checked(&h),
             Err(RadiotapError::FieldBeyondHeader { bit: 30, .. })
         ));
     }
@@ -719,7 +720,7 @@ mod tests {
             ],
             &[0x10, 0x77, 0x88, 0x99],
         );
-        let rt = Radiotap::parse(&h).unwrap();
+        let rt = Radiotap::new_checked(&h).unwrap();
         assert!(rt.truncated_fields());
         assert_eq!(rt.flags(), Some(0x10));
         assert_eq!(rt.dbm_signal(), None);
@@ -732,7 +733,7 @@ mod tests {
             &[b(bit::FLAGS) | RT_NS | VND_NS | EXT, b(bit::RATE)],
             &[0x10, 4],
         );
-        let rt = Radiotap::parse(&h).unwrap();
+        let rt = Radiotap::new_checked(&h).unwrap();
         assert!(rt.truncated_fields());
         assert_eq!(rt.flags(), Some(0x10));
         assert_eq!(rt.rate_500kbps(), None);
@@ -745,7 +746,7 @@ mod tests {
         d.extend_from_slice(&[1; 12]);
         d.extend_from_slice(&[2; 12]);
         let h = hdr(&[b(bit::MCS) | b(bit::VHT) | b(bit::HE)], &d);
-        let rt = Radiotap::parse(&h).unwrap();
+        let rt = Radiotap::new_checked(&h).unwrap();
         assert_eq!(rt.mcs(), Some((0x07, 0x01, 7)));
         assert_eq!(rt.vht(), Some(&[1; 12]));
         assert!(rt.he_present());
@@ -765,21 +766,21 @@ mod tests {
         d.extend_from_slice(&4u16.to_le_bytes());
         d.extend_from_slice(&[8; 4]);
         let h = hdr(&[b(bit::FLAGS) | b(bit::TLV)], &d);
-        let rt = Radiotap::parse(&h).unwrap();
+        let rt = Radiotap::new_checked(&h).unwrap();
         assert_eq!(rt.flags(), Some(0x10));
         let tlvs: Vec<_> = rt.tlvs().collect();
         assert_eq!(tlvs, vec![(33, &[9u8; 5][..]), (32, &[8u8; 4][..])]);
         // A TLV running past it_len ends the iteration.
         let mut bad = h.clone();
         bad[14] = 0xff;
-        assert_eq!(Radiotap::parse(&bad).unwrap().tlvs().count(), 0);
+        assert_eq!(Radiotap::new_checked(&bad).unwrap().tlvs().count(), 0);
     }
 
     #[test]
     fn field_beyond_header() {
         let h = hdr(&[b(bit::TSFT)], &[0; 4]);
         assert_eq!(
-            Radiotap::parse(&h),
+            Radiotap::new_checked(&h),
             Err(RadiotapError::FieldBeyondHeader {
                 bit: 0,
                 offset: 8,
@@ -792,36 +793,37 @@ mod tests {
     #[test]
     fn header_errors() {
         assert_eq!(
-            Radiotap::parse(&[0, 0, 8, 0]),
+            Radiotap::new_checked(&[0, 0, 8, 0]),
             Err(RadiotapError::TooShort(LenError {
-                layer: "radiotap",
+                layer: Layer::Radiotap,
+                offset: 0,
                 required: 8,
                 len: 4
             }))
         );
         assert_eq!(
-            Radiotap::parse(&[1, 0, 8, 0, 0, 0, 0, 0]),
+            Radiotap::new_checked(&[1, 0, 8, 0, 0, 0, 0, 0]),
             Err(RadiotapError::BadVersion(1))
         );
         assert_eq!(
-            Radiotap::parse(&[0, 0, 7, 0, 0, 0, 0, 0]),
+            Radiotap::new_checked(&[0, 0, 7, 0, 0, 0, 0, 0]),
             Err(RadiotapError::LengthTooSmall(7))
         );
         assert_eq!(
-            Radiotap::parse(&[0, 0, 9, 0, 0, 0, 0, 0]),
+            Radiotap::new_checked(&[0, 0, 9, 0, 0, 0, 0, 0]),
             Err(RadiotapError::LengthBeyondBuffer {
                 it_len: 9,
                 buf_len: 8
             })
         );
         assert_eq!(
-            Radiotap::parse(&[0, 0, 8, 0, 0, 0, 0, 0x80]),
+            Radiotap::new_checked(&[0, 0, 8, 0, 0, 0, 0, 0x80]),
             Err(RadiotapError::PresenceBeyondHeader {
                 index: 1,
                 it_len: 8
             })
         );
-        let ok = Radiotap::parse(&[0, 0, 8, 0, 0, 0, 0, 0]).unwrap();
+        let ok = Radiotap::new_checked(&[0, 0, 8, 0, 0, 0, 0, 0]).unwrap();
         assert_eq!(ok.len(), 8);
         assert_eq!(ok.flags(), None);
         assert_eq!(ok.fcs_present(), None);
@@ -832,12 +834,12 @@ mod tests {
         let words = vec![EXT; MAX_PRESENCE_WORDS + 1];
         let h = hdr(&words, &[]);
         assert_eq!(
-            Radiotap::parse(&h),
+            Radiotap::new_checked(&h),
             Err(RadiotapError::TooManyPresenceWords)
         );
         let mut words = vec![EXT; MAX_PRESENCE_WORDS];
         *words.last_mut().unwrap() = 0;
-        assert!(Radiotap::parse(&hdr(&words, &[])).is_ok());
+        assert!(Radiotap::new_checked(&hdr(&words, &[])).is_ok());
     }
 
     #[test]
@@ -845,19 +847,19 @@ mod tests {
         for h in [basic(), vendor_then_radiotap(5), vendor_then_radiotap(9)] {
             for len in 0..=h.len() {
                 let cut = &h[..len];
-                if let Ok(rt) = Radiotap::parse(cut) {
+                if let Ok(rt) = Radiotap::new_checked(cut) {
                     touch(&rt);
                 }
                 // And every it_len over the full buffer.
                 let mut m = h.clone();
                 m[2..4].copy_from_slice(&(len as u16).to_le_bytes());
-                if let Ok(rt) = Radiotap::parse(&m) {
+                if let Ok(rt) = Radiotap::new_checked(&m) {
                     touch(&rt);
                 }
             }
             // A cut before it_len is always refused.
             for len in 0..h.len() {
-                assert!(Radiotap::parse(&h[..len]).is_err());
+                assert!(Radiotap::new_checked(&h[..len]).is_err());
             }
         }
     }
@@ -877,7 +879,7 @@ mod tests {
     proptest! {
         #[test]
         fn random_bytes_never_panic(data in proptest::collection::vec(any::<u8>(), 0..300)) {
-            if let Ok(rt) = Radiotap::parse(&data) {
+            if let Ok(rt) = Radiotap::new_checked(&data) {
                 prop_assert!(rt.len() <= data.len());
                 touch(&rt);
             }
@@ -889,7 +891,7 @@ mod tests {
             body in proptest::collection::vec(any::<u8>(), 0..120),
         ) {
             let h = hdr(&words, &body);
-            if let Ok(rt) = Radiotap::parse(&h) {
+            if let Ok(rt) = Radiotap::new_checked(&h) {
                 prop_assert_eq!(rt.len(), h.len());
                 touch(&rt);
             }

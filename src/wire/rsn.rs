@@ -1,6 +1,8 @@
 //! Information elements: the element walker, the SSID, the RSN element
-//! (IEEE 802.11-2020 9.4.2.24) and the WPA1 vendor element (Wi-Fi Alliance WPA
-//! 1.0, OUI 00-50-F2 type 1).
+//! (IEEE 802.11-2020 9.4.2.24), the WPA1 vendor element (Wi-Fi Alliance WPA
+//! 1.0, OUI 00-50-F2 type 1), and the fast BSS transition elements: the
+//! Mobility Domain element (9.4.2.46) and the Fast BSS Transition element
+//! (9.4.2.47) with its subelements.
 //!
 //! Elements are `ID (1) ‖ Length (1) ‖ body (Length)` (IEEE 802.11-2020 9.4.2.1).
 //! [`elements`] stops at the first element whose length runs past the end of the
@@ -21,7 +23,7 @@
 //! A field that is cut off in the middle is an error; a body that ends between
 //! fields gets the defaults of 9.4.2.24.1.
 
-use super::{LenError, le16};
+use super::{Layer, LenError, le16};
 
 /// Suite selectors (IEEE 802.11-2020 Table 9-149 and Table 9-151; WPA1 uses OUI
 /// 00-50-F2 with the same type numbers).
@@ -46,6 +48,32 @@ pub mod suite {
     pub const AKM_PSK_SHA256: u32 = 0x000F_AC06;
     /// AKM 00-0F-AC:8, SAE.
     pub const AKM_SAE: u32 = 0x000F_AC08;
+    /// Cipher 00-0F-AC:8, GCMP-128.
+    pub const GCMP: u32 = 0x000F_AC08;
+    /// Cipher 00-0F-AC:9, GCMP-256.
+    pub const GCMP_256: u32 = 0x000F_AC09;
+    /// Cipher 00-0F-AC:10, CCMP-256.
+    pub const CCMP_256: u32 = 0x000F_AC0A;
+    /// Group management cipher 00-0F-AC:11, BIP-GMAC-128.
+    pub const BIP_GMAC_128: u32 = 0x000F_AC0B;
+    /// Group management cipher 00-0F-AC:12, BIP-GMAC-256.
+    pub const BIP_GMAC_256: u32 = 0x000F_AC0C;
+    /// Group management cipher 00-0F-AC:13, BIP-CMAC-256.
+    pub const BIP_CMAC_256: u32 = 0x000F_AC0D;
+    /// AKM 00-0F-AC:3, FT over 802.1X.
+    pub const AKM_FT_8021X: u32 = 0x000F_AC03;
+    /// AKM 00-0F-AC:4, FT with PSK.
+    pub const AKM_FT_PSK: u32 = 0x000F_AC04;
+    /// AKM 00-0F-AC:9, FT with SAE.
+    pub const AKM_FT_SAE: u32 = 0x000F_AC09;
+    /// AKM 00-0F-AC:11, 802.1X Suite B (SHA-256).
+    pub const AKM_SUITE_B: u32 = 0x000F_AC0B;
+    /// AKM 00-0F-AC:12, 802.1X Suite B 192-bit (SHA-384).
+    pub const AKM_SUITE_B_192: u32 = 0x000F_AC0C;
+    /// AKM 00-0F-AC:13, FT over 802.1X with SHA-384.
+    pub const AKM_FT_8021X_SHA384: u32 = 0x000F_AC0D;
+    /// AKM 00-0F-AC:18, OWE.
+    pub const AKM_OWE: u32 = 0x000F_AC12;
     /// WPA1 cipher 00-50-F2:2, TKIP.
     pub const WPA_TKIP: u32 = 0x0050_F202;
     /// WPA1 cipher 00-50-F2:4, CCMP.
@@ -62,6 +90,12 @@ pub const ID_SSID: u8 = 0;
 pub const ID_RSN: u8 = 48;
 /// Element ID of the Vendor Specific element (IEEE 802.11-2020 9.4.2.25).
 pub const ID_VENDOR: u8 = 221;
+/// Element ID of the Mobility Domain element (IEEE 802.11-2020 Table 9-92).
+pub const ID_MDE: u8 = 54;
+/// Element ID of the Fast BSS Transition element (IEEE 802.11-2020 Table 9-92).
+pub const ID_FTE: u8 = 55;
+/// Element ID of the RSN Extension element (IEEE 802.11-2020 Table 9-92).
+pub const ID_RSNXE: u8 = 244;
 /// Start of the WPA1 vendor element body: OUI 00-50-F2 (Microsoft), type 1.
 pub const WPA_VENDOR_PREFIX: [u8; 4] = [0x00, 0x50, 0xF2, 0x01];
 
@@ -187,8 +221,10 @@ pub struct RsnInfo {
     pub akms: SmallList<u32>,
     /// RSN capabilities ([`CAP_MFPR`], [`CAP_MFPC`], …); 0 when absent.
     pub capabilities: u16,
-    /// Number of PMKIDs listed (their values are not kept).
+    /// Number of PMKIDs listed.
     pub pmkid_count: u16,
+    /// The first PMKID listed, if any (PMKR0Name / PMKR1Name under FT).
+    pub pmkid: Option<[u8; 16]>,
     /// Group management cipher suite (802.11w), if the element has one.
     pub group_mgmt_cipher: Option<u32>,
 }
@@ -228,7 +264,7 @@ impl<'a> Cursor<'a> {
         self.off >= self.b.len()
     }
 
-    fn take(&mut self, n: usize, what: &'static str) -> Result<&'a [u8], RsnError> {
+    fn take(&mut self, n: usize, _what: &'static str) -> Result<&'a [u8], RsnError> {
         let end = self.off.checked_add(n);
         match end.and_then(|e| self.b.get(self.off..e)) {
             Some(s) => {
@@ -236,9 +272,10 @@ impl<'a> Cursor<'a> {
                 Ok(s)
             }
             None => Err(RsnError::Len(LenError {
-                layer: what,
-                required: end.unwrap_or(usize::MAX),
-                len: self.b.len(),
+                layer: Layer::Rsn,
+                required: n,
+                len: self.b.len().saturating_sub(self.off),
+                offset: self.off,
             })),
         }
     }
@@ -282,6 +319,7 @@ fn parse_suites(mut c: Cursor<'_>, d_cipher: u32, d_akm: u32) -> Result<RsnInfo,
         akms: SmallList::one(d_akm),
         capabilities: 0,
         pmkid_count: 0,
+        pmkid: None,
         group_mgmt_cipher: None,
     };
     if c.at_end() {
@@ -304,7 +342,8 @@ fn parse_suites(mut c: Cursor<'_>, d_cipher: u32, d_akm: u32) -> Result<RsnInfo,
         return Ok(info);
     }
     info.pmkid_count = c.u16("RSN PMKID count")?;
-    c.take(usize::from(info.pmkid_count) * 16, "RSN PMKID list")?;
+    let list = c.take(usize::from(info.pmkid_count) * 16, "RSN PMKID list")?;
+    info.pmkid = list.get(..16).and_then(|p| p.try_into().ok());
     if c.at_end() {
         return Ok(info);
     }
@@ -313,24 +352,120 @@ fn parse_suites(mut c: Cursor<'_>, d_cipher: u32, d_akm: u32) -> Result<RsnInfo,
     Ok(info)
 }
 
-/// Parses an RSNE body (IEEE 802.11-2020 9.4.2.24). Absent trailing fields take
-/// the defaults of 9.4.2.24.1: CCMP-128 group and pairwise, 802.1X AKM.
-pub fn parse_rsn(body: &[u8]) -> Result<RsnInfo, RsnError> {
-    parse_suites(Cursor { b: body, off: 0 }, suite::CCMP, suite::AKM_8021X)
+impl RsnInfo {
+    /// Parses an RSNE body (IEEE 802.11-2020 9.4.2.24). Absent trailing fields take
+    /// the defaults of 9.4.2.24.1: CCMP-128 group and pairwise, 802.1X AKM.
+    pub fn parse(body: &[u8]) -> Result<RsnInfo, RsnError> {
+        parse_suites(Cursor { b: body, off: 0 }, suite::CCMP, suite::AKM_8021X)
+    }
+
+    /// Parses a WPA1 vendor element body, starting at its OUI (`00 50 F2 01`).
+    /// Same layout as the RSNE from Version to Capabilities, with OUI 00-50-F2
+    /// suites; absent fields default to TKIP and 802.1X (WPA 1.0 §2.1).
+    pub fn parse_wpa_vendor(body: &[u8]) -> Result<RsnInfo, RsnError> {
+        let Some(rest) = body.strip_prefix(&WPA_VENDOR_PREFIX) else {
+            return Err(RsnError::NotWpa);
+        };
+        parse_suites(
+            Cursor { b: rest, off: 0 },
+            suite::WPA_TKIP,
+            suite::WPA_AKM_8021X,
+        )
+    }
 }
 
-/// Parses a WPA1 vendor element body, starting at its OUI (`00 50 F2 01`).
-/// Same layout as the RSNE from Version to Capabilities, with OUI 00-50-F2
-/// suites; absent fields default to TKIP and 802.1X (WPA 1.0 §2.1).
-pub fn parse_wpa_vendor(body: &[u8]) -> Result<RsnInfo, RsnError> {
-    let Some(rest) = body.strip_prefix(&WPA_VENDOR_PREFIX) else {
-        return Err(RsnError::NotWpa);
+/// The Mobility Domain element's body (IEEE 802.11-2020 9.4.2.46): MDID
+/// (2) and FT Capability and Policy (1).
+pub fn parse_mde(body: &[u8]) -> Option<[u8; 2]> {
+    match body {
+        [a, b, _] => Some([*a, *b]),
+        _ => None,
+    }
+}
+
+/// FTE subelement IDs (IEEE 802.11-2020 Table 9-183).
+pub mod fte_sub {
+    /// PMK-R1 key holder identifier (R1KH-ID), 6 octets.
+    pub const R1KH_ID: u8 = 1;
+    /// GTK: Key Info (2), Key Length (1), RSC (8), Wrapped Key.
+    pub const GTK: u8 = 2;
+    /// PMK-R0 key holder identifier (R0KH-ID), 1–48 octets.
+    pub const R0KH_ID: u8 = 3;
+    /// IGTK: Key ID (2), IPN (6), Key Length (1), Wrapped Key.
+    pub const IGTK: u8 = 4;
+}
+
+/// The fields of a Fast BSS Transition element (IEEE 802.11-2020 9.4.2.47):
+/// MIC Control (2), MIC (16 or 24 octets by AKM), ANonce (32), SNonce (32),
+/// then subelements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fte<'a> {
+    /// MIC Control: bit 0 RSNXE Used, bits 8–15 Element Count.
+    pub mic_control: u16,
+    pub mic: &'a [u8],
+    /// Offset of the MIC in the element body.
+    pub mic_offset: usize,
+    pub anonce: [u8; 32],
+    pub snonce: [u8; 32],
+    pub r1kh_id: Option<[u8; 6]>,
+    pub r0kh_id: Option<&'a [u8]>,
+    /// GTK subelement body.
+    pub gtk: Option<&'a [u8]>,
+    /// IGTK subelement body.
+    pub igtk: Option<&'a [u8]>,
+}
+
+/// Parses an FTE body whose MIC is `mic_len` octets (16 for AKMs 3, 4, 9;
+/// 24 for AKM 13). `None` when the fixed fields do not fit; subelements past
+/// a bad length are ignored, and an R0KH-ID longer than 48 octets is not kept.
+pub fn parse_fte(body: &[u8], mic_len: usize) -> Option<Fte<'_>> {
+    let fixed = 2usize.checked_add(mic_len)?.checked_add(64)?;
+    if body.len() < fixed {
+        return None;
+    }
+    let mic_control = le16(body, 0);
+    let mic = &body[2..2 + mic_len];
+    let mut anonce = [0u8; 32];
+    anonce.copy_from_slice(&body[2 + mic_len..2 + mic_len + 32]);
+    let mut snonce = [0u8; 32];
+    snonce.copy_from_slice(&body[2 + mic_len + 32..fixed]);
+    let mut f = Fte {
+        mic_control,
+        mic,
+        mic_offset: 2,
+        anonce,
+        snonce,
+        r1kh_id: None,
+        r0kh_id: None,
+        gtk: None,
+        igtk: None,
     };
-    parse_suites(
-        Cursor { b: rest, off: 0 },
-        suite::WPA_TKIP,
-        suite::WPA_AKM_8021X,
-    )
+    for (id, sub) in elements(&body[fixed..]) {
+        match id {
+            fte_sub::R1KH_ID => f.r1kh_id = sub.try_into().ok(),
+            fte_sub::R0KH_ID if (1..=48).contains(&sub.len()) => f.r0kh_id = Some(sub),
+            fte_sub::GTK => f.gtk = Some(sub),
+            fte_sub::IGTK => f.igtk = Some(sub),
+            _ => {}
+        }
+    }
+    Some(f)
+}
+
+/// The first element with ID `id` in `ies`, header included (ID, Length,
+/// body), as FT MIC computations take them (IEEE 802.11-2020 13.8.4).
+pub fn raw_element(ies: &[u8], id: u8) -> Option<&[u8]> {
+    let mut rest = ies;
+    while let [eid, len, tail @ ..] = rest {
+        let n = usize::from(*len);
+        let body = tail.get(..n)?;
+        let whole = &rest[..2 + body.len()];
+        if *eid == id {
+            return Some(whole);
+        }
+        rest = &tail[n..];
+    }
+    None
 }
 
 #[cfg(test)]
@@ -351,7 +486,7 @@ mod tests {
 
     #[test]
     fn real_rsn_elements() {
-        let i = parse_rsn(&h(LINKSYS_RSN)).unwrap();
+        let i = RsnInfo::parse(&h(LINKSYS_RSN)).unwrap();
         assert_eq!(i.version, 1);
         assert_eq!(i.group_cipher, suite::CCMP);
         assert_eq!(i.pairwise.as_slice(), &[suite::CCMP]);
@@ -360,7 +495,7 @@ mod tests {
         assert_eq!(i.pmkid_count, 0);
         assert_eq!(i.group_mgmt_cipher, None);
 
-        let i = parse_rsn(&h(N02_RSN)).unwrap();
+        let i = RsnInfo::parse(&h(N02_RSN)).unwrap();
         assert_eq!(i.akms.first(), Some(suite::AKM_PSK_SHA256));
         assert_eq!(i.capabilities & CAP_MFPC, CAP_MFPC);
         assert_eq!(i.capabilities & CAP_MFPR, 0);
@@ -368,11 +503,14 @@ mod tests {
 
     #[test]
     fn real_wpa_element() {
-        let i = parse_wpa_vendor(&h(LINKSYS_WPA)).unwrap();
+        let i = RsnInfo::parse_wpa_vendor(&h(LINKSYS_WPA)).unwrap();
         assert_eq!(i.group_cipher, suite::WPA_TKIP);
         assert_eq!(i.pairwise.as_slice(), &[suite::WPA_TKIP]);
         assert_eq!(i.akms.as_slice(), &[suite::WPA_AKM_PSK]);
-        assert_eq!(parse_wpa_vendor(&h(LINKSYS_RSN)), Err(RsnError::NotWpa));
+        assert_eq!(
+            RsnInfo::parse_wpa_vendor(&h(LINKSYS_RSN)),
+            Err(RsnError::NotWpa)
+        );
         // Through the element walker, as it sits in EAPOL key data.
         let mut ie = vec![ID_VENDOR, 0x16];
         ie.extend_from_slice(&h(LINKSYS_WPA));
@@ -387,23 +525,24 @@ mod tests {
             .as_str());
         b.extend_from_slice(&[0x11; 16]);
         b.extend_from_slice(&h("000fac06"));
-        let i = parse_rsn(&b).unwrap();
+        let i = RsnInfo::parse(&b).unwrap();
         assert_eq!(i.pairwise.as_slice(), &[suite::CCMP, suite::TKIP]);
         assert_eq!(i.capabilities, CAP_MFPR | CAP_MFPC);
         assert_eq!(i.pmkid_count, 1);
+        assert_eq!(i.pmkid, Some([0x11; 16]));
         assert_eq!(i.group_mgmt_cipher, Some(suite::BIP_CMAC_128));
         // Trailing bytes for a future version are ignored.
         b.push(0x99);
-        assert!(parse_rsn(&b).is_ok());
+        assert!(RsnInfo::parse(&b).is_ok());
     }
 
     #[test]
     fn defaults_when_fields_absent() {
-        let i = parse_rsn(&[1, 0]).unwrap();
+        let i = RsnInfo::parse(&[1, 0]).unwrap();
         assert_eq!(i.group_cipher, suite::CCMP);
         assert_eq!(i.pairwise.as_slice(), &[suite::CCMP]);
         assert_eq!(i.akms.as_slice(), &[suite::AKM_8021X]);
-        let i = parse_rsn(&h("0100000fac02")).unwrap();
+        let i = RsnInfo::parse(&h("0100000fac02")).unwrap();
         assert_eq!(i.group_cipher, suite::TKIP);
         assert_eq!(i.pairwise.as_slice(), &[suite::CCMP]);
     }
@@ -415,12 +554,12 @@ mod tests {
         let b = h(LINKSYS_RSN);
         let boundaries = [2, 6, 12, 18, 20];
         for len in 0..=b.len() {
-            let r = parse_rsn(&b[..len]);
+            let r = RsnInfo::parse(&b[..len]);
             assert_eq!(r.is_ok(), boundaries.contains(&len), "len {len}: {r:?}");
         }
         let w = h(LINKSYS_WPA);
         for len in 0..w.len() {
-            let _ = parse_wpa_vendor(&w[..len]);
+            let _ = RsnInfo::parse_wpa_vendor(&w[..len]);
         }
     }
 
@@ -428,28 +567,64 @@ mod tests {
     fn hostile_counts() {
         // Pairwise count 65535 with two suites present.
         let b = h("0100000fac04ffff000fac04000fac04");
-        match parse_rsn(&b) {
+        match RsnInfo::parse(&b) {
             Err(RsnError::Len(e)) => {
-                assert_eq!(e.layer, "RSN pairwise suites");
-                assert_eq!(e.required, 8 + 65535 * 4);
-                assert_eq!(e.len, b.len());
+                // The pairwise list starts at offset 8 and needs 65535 suites.
+                assert_eq!(e.layer, crate::wire::Layer::Rsn);
+                assert_eq!((e.offset, e.required), (8, 65535 * 4));
+                assert_eq!(e.len, b.len() - 8);
             }
             r => panic!("{r:?}"),
         }
         // AKM count 65535, PMKID count 65535.
-        assert!(parse_rsn(&h("0100000fac040100000fac04ffff")).is_err());
-        assert!(parse_rsn(&h("0100000fac040100000fac040100000fac020000ffff")).is_err());
+        assert!(RsnInfo::parse(&h("0100000fac040100000fac04ffff")).is_err());
+        assert!(RsnInfo::parse(&h("0100000fac040100000fac040100000fac020000ffff")).is_err());
         // More suites than kept: the count is remembered, the first four stored.
         let mut b = h("0100000fac040600");
         for t in 1..=6u8 {
             b.extend_from_slice(&[0x00, 0x0f, 0xac, t]);
         }
-        let i = parse_rsn(&b).unwrap();
+        let i = RsnInfo::parse(&b).unwrap();
         assert_eq!(i.pairwise.count(), 6);
         assert!(i.pairwise.is_truncated());
         assert_eq!(i.pairwise.as_slice().len(), MAX_SUITES);
         assert_eq!(i.pairwise.as_slice()[3], 0x000F_AC04);
-        assert_eq!(parse_rsn(&[2, 0]), Err(RsnError::Version(2)));
+        assert_eq!(RsnInfo::parse(&[2, 0]), Err(RsnError::Version(2)));
+    }
+
+    #[test]
+    fn ft_elements() {
+        assert_eq!(parse_mde(&[0x34, 0x12, 0x01]), Some([0x34, 0x12]));
+        assert_eq!(parse_mde(&[0x34, 0x12]), None);
+        // MIC control, MIC (16), ANonce, SNonce, R1KH-ID, R0KH-ID, GTK.
+        let mut b = vec![0x00, 0x03];
+        b.extend_from_slice(&[0xaa; 16]);
+        b.extend_from_slice(&[0xa1; 32]);
+        b.extend_from_slice(&[0x5e; 32]);
+        b.extend_from_slice(&[1, 6, 2, 0, 0, 0, 0, 1]);
+        b.extend_from_slice(&[3, 7]);
+        b.extend_from_slice(b"ap1.lan");
+        b.extend_from_slice(&[2, 3, 1, 2, 3]);
+        let f = parse_fte(&b, 16).unwrap();
+        assert_eq!(f.mic_control >> 8, 3);
+        assert_eq!(f.mic, &[0xaa; 16]);
+        assert_eq!((f.anonce, f.snonce), ([0xa1; 32], [0x5e; 32]));
+        assert_eq!(f.r1kh_id, Some([2, 0, 0, 0, 0, 1]));
+        assert_eq!(f.r0kh_id, Some(&b"ap1.lan"[..]));
+        assert_eq!(f.gtk, Some(&[1u8, 2, 3][..]));
+        assert_eq!(f.igtk, None);
+        // A 24-octet MIC reads the nonces 8 octets later.
+        assert_ne!(parse_fte(&b, 24).unwrap().anonce, [0xa1; 32]);
+        for n in 0..b.len() {
+            let _ = parse_fte(&b[..n], 16);
+            let _ = parse_fte(&b[..n], 24);
+        }
+        assert!(parse_fte(&b, usize::MAX).is_none());
+        let ies = [0, 1, b'x', 55, 2, 9, 9, 54, 3, 1, 2, 3];
+        assert_eq!(raw_element(&ies, 55), Some(&[55u8, 2, 9, 9][..]));
+        assert_eq!(raw_element(&ies, 54), Some(&[54u8, 3, 1, 2, 3][..]));
+        assert_eq!(raw_element(&ies, 48), None);
+        assert_eq!(raw_element(&ies[..9], 54), None);
     }
 
     #[test]

@@ -18,7 +18,7 @@
 
 use std::fmt;
 
-use aes_kw::{KeyInit, KwAes128};
+use aes_kw::{KeyInit, KwAes128, KwAes256};
 use rc4::{Rc4, StreamCipher};
 use zeroize::{Zeroize, Zeroizing};
 
@@ -39,6 +39,8 @@ pub const OUI_IEEE: [u8; 3] = [0x00, 0x0F, 0xAC];
 pub const KDE_GTK: u8 = 1;
 /// KDE data type of the IGTK KDE (Table 12-10).
 pub const KDE_IGTK: u8 = 9;
+/// KDE data type of the PMKID KDE (Table 12-10).
+pub const KDE_PMKID: u8 = 4;
 
 /// Why Key Data could not be decrypted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,12 +75,14 @@ impl std::error::Error for GtkError {}
 /// Decrypts EAPOL-Key Key Data into `out` (cleared first, left empty on error).
 ///
 /// `version` is the Key Descriptor Version (Key Information bits 0–2): 1 → RC4
-/// keyed with `key_iv ‖ kek`, skipping 256 keystream bytes; 0, 2, 3 → AES-128 key
-/// unwrap with `kek` (RFC 3394), which yields 8 bytes fewer than `data`.
-/// `key_iv` is only used by version 1.
+/// keyed with `key_iv ‖ kek`, skipping 256 keystream bytes; 0, 2, 3 → AES key
+/// unwrap with `kek` (RFC 3394; AES-128 for a 16-byte KEK, AES-256 for the
+/// 32-byte KEK of AKMs 12 and 13), which yields 8 bytes fewer than `data`.
+/// `key_iv` is only used by version 1. A KEK of another length fails the
+/// integrity check.
 pub fn decrypt_key_data(
     version: u8,
-    kek: &[u8; 16],
+    kek: &[u8],
     key_iv: &[u8; 16],
     data: &[u8],
     out: &mut Vec<u8>,
@@ -89,6 +93,9 @@ pub fn decrypt_key_data(
     }
     match version {
         1 => {
+            let Some(kek) = kek.get(..16) else {
+                return Err(GtkError::IntegrityCheckFailed);
+            };
             let mut key = Zeroizing::new([0u8; 32]);
             key[..16].copy_from_slice(key_iv);
             key[16..].copy_from_slice(kek);
@@ -106,10 +113,18 @@ pub fn decrypt_key_data(
                 return Err(GtkError::BadLength { len: data.len() });
             }
             out.resize(data.len() - 8, 0);
-            let kw = KwAes128::new(kek.into());
-            match kw.unwrap_key(data, out) {
-                Ok(_) => Ok(()),
-                Err(_) => {
+            let r = match kek.len() {
+                16 => KwAes128::new_from_slice(kek)
+                    .map_err(|_| ())
+                    .and_then(|kw| kw.unwrap_key(data, out).map(|_| ()).map_err(|_| ())),
+                32 => KwAes256::new_from_slice(kek)
+                    .map_err(|_| ())
+                    .and_then(|kw| kw.unwrap_key(data, out).map(|_| ()).map_err(|_| ())),
+                _ => Err(()),
+            };
+            match r {
+                Ok(()) => Ok(()),
+                Err(()) => {
                     out.zeroize();
                     Err(GtkError::IntegrityCheckFailed)
                 }
@@ -132,6 +147,9 @@ pub enum Kde<'a> {
         ipn: [u8; 6],
         key: &'a [u8],
     },
+    /// PMKID KDE (00-0F-AC:4): the PMKID the authenticator names the PMK
+    /// with in message 1.
+    Pmkid([u8; 16]),
     /// Any other KDE, or a GTK/IGTK KDE too short for its fixed fields.
     Other {
         oui: [u8; 3],
@@ -176,6 +194,11 @@ fn classify(id: u8, body: &[u8]) -> Kde<'_> {
             tx: flags & 0x04 != 0,
             key,
         },
+        (KDE_PMKID, p) if p.len() == 16 => {
+            let mut id = [0u8; 16];
+            id.copy_from_slice(p);
+            Kde::Pmkid(id)
+        }
         (KDE_IGTK, [k0, k1, i0, i1, i2, i3, i4, i5, key @ ..]) => Kde::Igtk {
             key_id: u16::from_le_bytes([*k0, *k1]),
             ipn: [*i0, *i1, *i2, *i3, *i4, *i5],

@@ -13,7 +13,8 @@
 
 use std::sync::Arc;
 
-use super::keys::TemporalKey;
+use super::keys::{TemporalKey, VarKey};
+use crate::crypto::bip::BipAlgo;
 use crate::wire::MacAddr;
 
 /// Keys remembered per station or group key ID (current + older ones).
@@ -42,16 +43,36 @@ impl KeyEntry {
     }
 }
 
+/// An integrity group key (IGTK, IEEE 802.11-2020 12.7.1.5) for BIP, with the
+/// highest IPN accepted under it (the replay counter, 12.5.4.4).
+#[derive(Debug, Clone)]
+pub struct IgtkEntry {
+    pub algo: BipAlgo,
+    pub key: VarKey<32>,
+    /// The highest IPN accepted (or announced by the KDE, minus one).
+    pub ipn: u64,
+}
+
 /// All confirmed keys.
 #[derive(Default)]
 pub struct KeyStore {
     pairwise: crate::FastMap<(MacAddr, MacAddr), Slot>,
     group: crate::FastMap<(MacAddr, u8), Slot>,
+    /// IGTKs per (BSSID, key ID 4 or 5), at most [`MAX_GROUP_SLOTS`].
+    igtk: crate::FastMap<(MacAddr, u16), IgtkEntry>,
     next_serial: u64,
     /// Every key ever installed, in order, for `--export-keys` (bounded like the slots).
     history: Vec<Arc<KeyEntry>>,
     pub evicted_slots: u64,
+    /// Keys installed again while already in their slot (a retransmitted M3
+    /// or group message), since the last [`KeyStore::take_reinstalled`];
+    /// at most [`MAX_RECENT_REINSTALLS`].
+    reinstalled: Vec<Arc<KeyEntry>>,
 }
+
+/// Reinstalled keys remembered until taken (the engine takes them after
+/// every EAPOL frame; a tracker used alone never grows past this).
+pub const MAX_RECENT_REINSTALLS: usize = 8;
 
 #[derive(Default)]
 struct Slot {
@@ -81,8 +102,8 @@ impl KeyStore {
             self.evicted_slots += 1;
         }
         let slot = self.pairwise.entry((bssid, sta)).or_default();
-        let e = install(slot, serial, bssid, Some(sta), 0, tk);
-        self.remember(&e);
+        let (e, again) = install(slot, serial, bssid, Some(sta), 0, tk);
+        self.remember(&e, again);
         e
     }
 
@@ -95,13 +116,16 @@ impl KeyStore {
             self.evicted_slots += 1;
         }
         let slot = self.group.entry((bssid, key_id)).or_default();
-        let e = install(slot, serial, bssid, None, key_id, tk);
-        self.remember(&e);
+        let (e, again) = install(slot, serial, bssid, None, key_id, tk);
+        self.remember(&e, again);
         e
     }
 
-    fn remember(&mut self, e: &Arc<KeyEntry>) {
-        if self.history.iter().any(|h| Arc::ptr_eq(h, e)) {
+    fn remember(&mut self, e: &Arc<KeyEntry>, again: bool) {
+        if again {
+            if self.reinstalled.len() < MAX_RECENT_REINSTALLS {
+                self.reinstalled.push(e.clone());
+            }
             return;
         }
         if self.history.len() < MAX_HISTORY {
@@ -128,6 +152,63 @@ impl KeyStore {
         (0..4).any(|id| !self.group(bssid, id).is_empty())
     }
 
+    /// The keys installed again since the last call (see `reinstalled`).
+    pub fn take_reinstalled(&mut self) -> Vec<Arc<KeyEntry>> {
+        std::mem::take(&mut self.reinstalled)
+    }
+
+    /// Installs an IGTK (from an IGTK KDE or an FTE IGTK subelement): a new key
+    /// starts its replay counter at the announced IPN; the same key again
+    /// keeps the higher of the two.
+    pub fn install_igtk(
+        &mut self,
+        bssid: MacAddr,
+        key_id: u16,
+        algo: BipAlgo,
+        key: &[u8],
+        ipn: u64,
+    ) {
+        let Some(key) = VarKey::from_slice(key) else {
+            return;
+        };
+        if self.igtk.len() >= MAX_GROUP_SLOTS && !self.igtk.contains_key(&(bssid, key_id)) {
+            // IGTKs are few (two key IDs per BSS): drop them all rather than scan.
+            self.igtk.clear();
+            self.evicted_slots += 1;
+        }
+        let start = ipn.saturating_sub(1);
+        match self.igtk.get_mut(&(bssid, key_id)) {
+            Some(e) if e.key == key && e.algo == algo => e.ipn = e.ipn.max(start),
+            _ => {
+                self.igtk.insert(
+                    (bssid, key_id),
+                    IgtkEntry {
+                        algo,
+                        key,
+                        ipn: start,
+                    },
+                );
+            }
+        }
+    }
+
+    /// The IGTK for (BSSID, key ID).
+    pub fn igtk(&self, bssid: MacAddr, key_id: u16) -> Option<&IgtkEntry> {
+        self.igtk.get(&(bssid, key_id))
+    }
+
+    /// The IGTK for (BSSID, key ID), to advance its replay counter.
+    pub fn igtk_mut(&mut self, bssid: MacAddr, key_id: u16) -> Option<&mut IgtkEntry> {
+        self.igtk.get_mut(&(bssid, key_id))
+    }
+
+    /// The algorithm of any IGTK known for the BSSID.
+    pub fn igtk_algo(&self, bssid: MacAddr) -> Option<BipAlgo> {
+        [4u16, 5]
+            .iter()
+            .find_map(|id| self.igtk.get(&(bssid, *id)).map(|e| e.algo))
+    }
+
     /// Every key installed so far, oldest first.
     pub fn history(&self) -> &[Arc<KeyEntry>] {
         &self.history
@@ -141,12 +222,12 @@ fn install(
     sta: Option<MacAddr>,
     key_id: u8,
     tk: TemporalKey,
-) -> Arc<KeyEntry> {
+) -> (Arc<KeyEntry>, bool) {
     slot.last_install = serial;
     if let Some(pos) = slot.keys.iter().position(|k| k.tk == tk) {
         let e = slot.keys.remove(pos);
         slot.keys.insert(0, e.clone());
-        return e;
+        return (e, true);
     }
     let e = Arc::new(KeyEntry {
         serial,
@@ -157,7 +238,7 @@ fn install(
     });
     slot.keys.insert(0, e.clone());
     slot.keys.truncate(MAX_KEYS_PER_SLOT);
-    e
+    (e, false)
 }
 
 fn evict_oldest<K: Copy + Eq + std::hash::Hash>(map: &mut crate::FastMap<K, Slot>) {

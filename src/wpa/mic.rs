@@ -10,10 +10,10 @@
 //! | 1       | HMAC-MD5 (RFC 2104, RFC 1321)         | TKIP pairwise (WPA1 / WPA2)          |
 //! | 2       | HMAC-SHA1, first 128 bits (RFC 2104)  | CCMP pairwise, AKM 1 / 2             |
 //! | 3       | AES-128-CMAC (RFC 4493)               | AKM 3–6                              |
-//! | 0       | defined by the AKM: AES-128-CMAC here | AKM 3–6, 8, 9 ([`MicAlgo::for_akm`]) |
+//! | 0       | defined by the AKM ([`MicAlgo::for_akm`], [`crate::wpa::akm`]) | AES-128-CMAC: AKM 3–6, 8, 9; HMAC-SHA-256-128: 11, OWE (18) and SAE-EXT-KEY (24, 25) with a 32-byte PMK; HMAC-SHA-384-192 (24-byte MIC): 12, 13, 19, 20 and OWE/SAE-EXT-KEY with a 48-byte PMK; HMAC-SHA-512-256 (32 bytes) with a 64-byte PMK |
 //!
 //! [`verify`] never copies the frame: it feeds the MAC the bytes before the MIC
-//! field, sixteen zero bytes, then the bytes after it. It returns `false` (never
+//! field, as many zero bytes as the MIC is long, then the bytes after it. It returns `false` (never
 //! panics) on any frame too short to hold the field, and compares in constant
 //! time. Under `cfg(fuzzing)` a well-formed frame always passes, so fuzzers get
 //! past the check (as smoltcp does for checksums).
@@ -23,27 +23,34 @@ use cmac::Cmac;
 use hmac::{Hmac, KeyInit, Mac};
 use md5::Md5;
 use sha1::Sha1;
+use sha2::{Sha256, Sha384, Sha512};
 
 use crate::wire::be16;
 
-/// Offset of the Key MIC field from the start of the 802.1X header: 4 (802.1X
-/// header) + 1 (descriptor type) + 2 (key information) + 2 (key length) + 8
-/// (replay counter) + 32 (nonce) + 16 (IV) + 8 (RSC) + 8 (reserved)
-/// (IEEE 802.11-2020 12.7.2).
-pub const MIC_OFFSET: usize = 81;
+pub use crate::wire::eapol::{MIC_LEN, MIC_OFFSET};
 
-/// Length of the Key MIC field for every algorithm here (IEEE 802.11-2020 12.7.2).
-pub const MIC_LEN: usize = 16;
+/// Longest Key MIC (HMAC-SHA-512 truncated to 256 bits: OWE and SAE-EXT-KEY
+/// with group 21).
+pub const MAX_MIC_LEN: usize = 32;
 
-/// The EAPOL-Key MIC algorithm (IEEE 802.11-2020 12.7.2).
+/// The EAPOL-Key MIC algorithm (IEEE 802.11-2020 12.7.2, 12.7.3 Table 12-11).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum MicAlgo {
     /// Key Descriptor Version 1: HMAC-MD5.
     HmacMd5,
     /// Key Descriptor Version 2: HMAC-SHA1 truncated to 128 bits.
     HmacSha1_128,
-    /// Key Descriptor Version 3 (and 0 for the AKMs that define it so): AES-128-CMAC.
+    /// Key Descriptor Version 3 (and 0 for AKMs 3–6, 8, 9): AES-128-CMAC.
     AesCmac,
+    /// HMAC-SHA-256 truncated to 128 bits: AKM 11 (Suite B), OWE and
+    /// SAE-EXT-KEY with a 32-byte PMK.
+    HmacSha256_128,
+    /// HMAC-SHA-384 truncated to 192 bits: AKMs 12, 13 (Suite B 192), 19, 20
+    /// (PSK-SHA384), OWE and SAE-EXT-KEY with a 48-byte PMK. 24-byte MIC.
+    HmacSha384_192,
+    /// HMAC-SHA-512 truncated to 256 bits: OWE and SAE-EXT-KEY with a 64-byte
+    /// PMK. 32-byte MIC.
+    HmacSha512_256,
 }
 
 impl MicAlgo {
@@ -62,14 +69,28 @@ impl MicAlgo {
     /// selector (OUI << 8 | type). Versions 1–3 ignore the AKM. Version 0 ("AKM
     /// defined", IEEE 802.11-2020 12.7.3) is AES-128-CMAC for AKMs 00-0F-AC:3–6
     /// (FT, SHA-256; some implementations send 0 there) and :8, :9 (SAE, FT-SAE);
-    /// other AKMs (Suite B, FILS, OWE: HMAC-SHA256/384) are not supported.
+    /// HMAC-SHA-256 for :11; HMAC-SHA-384 for :12, :13, :19, :20. OWE and the
+    /// SAE-EXT-KEY AKMs depend on the PMK length: see [`crate::wpa::akm`].
     pub fn for_akm(akm: u32, version: u8) -> Option<MicAlgo> {
         match version {
             0 => match akm {
                 0x000F_AC03..=0x000F_AC06 | 0x000F_AC08 | 0x000F_AC09 => Some(MicAlgo::AesCmac),
+                0x000F_AC0B | 0x000F_AC12 => Some(MicAlgo::HmacSha256_128),
+                0x000F_AC0C | 0x000F_AC0D | 0x000F_AC13 | 0x000F_AC14 => {
+                    Some(MicAlgo::HmacSha384_192)
+                }
                 _ => None,
             },
             v => MicAlgo::from_key_descriptor_version(v),
+        }
+    }
+
+    /// Length of the Key MIC field.
+    pub fn mic_len(self) -> usize {
+        match self {
+            MicAlgo::HmacSha384_192 => 24,
+            MicAlgo::HmacSha512_256 => 32,
+            _ => 16,
         }
     }
 }
@@ -81,67 +102,85 @@ fn feed<M: Mac>(mut m: M, parts: &[&[u8]]) -> M {
     m
 }
 
-fn hmac_md5(kck: &[u8; 16]) -> Hmac<Md5> {
-    // HMAC accepts keys of any length (RFC 2104 §2); the error case cannot occur.
-    <Hmac<Md5> as KeyInit>::new_from_slice(kck).expect("HMAC takes any key length")
-}
-
-fn hmac_sha1(kck: &[u8; 16]) -> Hmac<Sha1> {
-    <Hmac<Sha1> as KeyInit>::new_from_slice(kck).expect("HMAC takes any key length")
-}
-
-fn aes_cmac(kck: &[u8; 16]) -> Cmac<Aes128> {
-    <Cmac<Aes128> as KeyInit>::new(kck.into())
-}
-
-/// The MIC of `parts`, concatenated, under `kck`.
-fn tag(algo: MicAlgo, kck: &[u8; 16], parts: &[&[u8]]) -> [u8; 16] {
-    let mut out = [0u8; 16];
-    match algo {
-        MicAlgo::HmacMd5 => {
-            out.copy_from_slice(&feed(hmac_md5(kck), parts).finalize().into_bytes())
-        }
-        MicAlgo::HmacSha1_128 => {
-            out.copy_from_slice(&feed(hmac_sha1(kck), parts).finalize().into_bytes()[..16])
-        }
-        MicAlgo::AesCmac => {
-            out.copy_from_slice(&feed(aes_cmac(kck), parts).finalize().into_bytes())
-        }
-    }
-    out
-}
-
 /// Whether `mic` is the MIC of `parts` under `kck`, compared in constant time
-/// (`digest`'s `verify_*` use `subtle`).
-fn check(algo: MicAlgo, kck: &[u8; 16], parts: &[&[u8]], mic: &[u8]) -> bool {
-    match algo {
-        MicAlgo::HmacMd5 => feed(hmac_md5(kck), parts).verify_slice(mic).is_ok(),
-        MicAlgo::HmacSha1_128 => feed(hmac_sha1(kck), parts)
-            .verify_truncated_left(mic)
-            .is_ok(),
-        MicAlgo::AesCmac => feed(aes_cmac(kck), parts).verify_slice(mic).is_ok(),
+/// (`digest`'s `verify_*` use `subtle`). A KCK of the wrong length for
+/// AES-CMAC (16 bytes) never verifies; HMAC accepts keys of any length
+/// (RFC 2104 §2).
+fn check(algo: MicAlgo, kck: &[u8], parts: &[&[u8]], mic: &[u8]) -> bool {
+    fn hmac<M: Mac + KeyInit>(kck: &[u8], parts: &[&[u8]], mic: &[u8]) -> bool {
+        match <M as KeyInit>::new_from_slice(kck) {
+            Ok(m) => feed(m, parts).verify_truncated_left(mic).is_ok(),
+            Err(_) => false,
+        }
     }
+    if mic.len() != algo.mic_len() {
+        return false;
+    }
+    match algo {
+        MicAlgo::HmacMd5 => hmac::<Hmac<Md5>>(kck, parts, mic),
+        MicAlgo::HmacSha1_128 => hmac::<Hmac<Sha1>>(kck, parts, mic),
+        MicAlgo::AesCmac => hmac::<Cmac<Aes128>>(kck, parts, mic),
+        MicAlgo::HmacSha256_128 => hmac::<Hmac<Sha256>>(kck, parts, mic),
+        MicAlgo::HmacSha384_192 => hmac::<Hmac<Sha384>>(kck, parts, mic),
+        MicAlgo::HmacSha512_256 => hmac::<Hmac<Sha512>>(kck, parts, mic),
+    }
+}
+
+/// The MIC of `parts` under `kck`, `algo.mic_len()` bytes.
+fn tag(algo: MicAlgo, kck: &[u8], parts: &[&[u8]]) -> Vec<u8> {
+    fn full<M: Mac + KeyInit>(kck: &[u8], parts: &[&[u8]]) -> Vec<u8> {
+        match <M as KeyInit>::new_from_slice(kck) {
+            Ok(m) => feed(m, parts).finalize().into_bytes().to_vec(),
+            Err(_) => Vec::new(),
+        }
+    }
+    let mut t = match algo {
+        MicAlgo::HmacMd5 => full::<Hmac<Md5>>(kck, parts),
+        MicAlgo::HmacSha1_128 => full::<Hmac<Sha1>>(kck, parts),
+        MicAlgo::AesCmac => full::<Cmac<Aes128>>(kck, parts),
+        MicAlgo::HmacSha256_128 => full::<Hmac<Sha256>>(kck, parts),
+        MicAlgo::HmacSha384_192 => full::<Hmac<Sha384>>(kck, parts),
+        MicAlgo::HmacSha512_256 => full::<Hmac<Sha512>>(kck, parts),
+    };
+    t.resize(algo.mic_len(), 0);
+    t
 }
 
 /// The Key MIC of `eapol_frame_with_mic_zeroed` (802.1X header through Key
-/// Data, MIC field already zero) under `kck` (IEEE 802.11-2020 12.7.2 b.6).
+/// Data, MIC field already zero) under `kck` (IEEE 802.11-2020 12.7.2 b.6),
+/// `algo.mic_len()` bytes (zeros for a KCK the algorithm cannot take).
 /// MACs exactly the bytes given; use it to build frames, [`verify`] to check them.
-pub fn compute(algo: MicAlgo, kck: &[u8; 16], eapol_frame_with_mic_zeroed: &[u8]) -> [u8; 16] {
+pub fn compute(algo: MicAlgo, kck: &[u8], eapol_frame_with_mic_zeroed: &[u8]) -> Vec<u8> {
     tag(algo, kck, &[eapol_frame_with_mic_zeroed])
 }
 
+/// A MAC of several parts (the FT MIC of an FTE, IEEE 802.11-2020 13.8.4),
+/// `algo.mic_len()` bytes.
+pub fn compute_parts(algo: MicAlgo, kck: &[u8], parts: &[&[u8]]) -> Vec<u8> {
+    tag(algo, kck, parts)
+}
+
+/// Whether `mic` is the MAC of `parts` (see [`compute_parts`]), in constant time.
+pub fn verify_parts(algo: MicAlgo, kck: &[u8], parts: &[&[u8]], mic: &[u8]) -> bool {
+    if cfg!(fuzzing) {
+        return true;
+    }
+    check(algo, kck, parts, mic)
+}
+
 /// Checks the Key MIC of an EAPOL frame (802.1X header onward) whose MIC field
-/// starts at `mic_offset` (normally [`MIC_OFFSET`]).
+/// starts at `mic_offset` (normally [`MIC_OFFSET`]) and is `algo.mic_len()`
+/// bytes long.
 ///
 /// The MAC covers the PDU as the 802.1X header sizes it (4 + Packet Body
 /// Length, IEEE 802.1X-2020 11.3); bytes after that (802.11 padding) are
 /// ignored. Returns `false` if the frame is shorter than its own length field,
 /// or either is too short to hold the MIC. Never allocates.
-pub fn verify(algo: MicAlgo, kck: &[u8; 16], eapol: &[u8], mic_offset: usize) -> bool {
+pub fn verify(algo: MicAlgo, kck: &[u8], eapol: &[u8], mic_offset: usize) -> bool {
     let Some(pdu) = pdu(eapol) else {
         return false;
     };
-    let Some(mic_end) = mic_offset.checked_add(MIC_LEN) else {
+    let Some(mic_end) = mic_offset.checked_add(algo.mic_len()) else {
         return false;
     };
     if mic_end > pdu.len() {
@@ -150,7 +189,12 @@ pub fn verify(algo: MicAlgo, kck: &[u8; 16], eapol: &[u8], mic_offset: usize) ->
     if cfg!(fuzzing) {
         return true;
     }
-    let parts: [&[u8]; 3] = [&pdu[..mic_offset], &[0u8; MIC_LEN], &pdu[mic_end..]];
+    let zeros = [0u8; MAX_MIC_LEN];
+    let parts: [&[u8]; 3] = [
+        &pdu[..mic_offset],
+        &zeros[..algo.mic_len()],
+        &pdu[mic_end..],
+    ];
     check(algo, kck, &parts, &pdu[mic_offset..mic_end])
 }
 
@@ -258,14 +302,14 @@ pub(crate) mod tests {
     #[test]
     fn real_handshakes_ptk_and_mic() {
         let p = LINKSYS_WPA2.ptk();
-        assert_eq!(hex::encode(p.kck), "5e9805e89cb0e84b45e5f9e4a1a80d9d");
-        assert_eq!(hex::encode(p.kek), "9958c24e2b5ca71661334a890814f53e");
+        assert_eq!(hex::encode(&p.kck), "5e9805e89cb0e84b45e5f9e4a1a80d9d");
+        assert_eq!(hex::encode(&p.kek), "9958c24e2b5ca71661334a890814f53e");
         assert_eq!(p.tk.to_hex_secret(), "1d035e8beb4f83611dc93e2657cecf69");
         let p = N02_SHA256.ptk();
-        assert_eq!(hex::encode(p.kck), "2c76dc592c3b671bac230f6c9e38a062");
+        assert_eq!(hex::encode(&p.kck), "2c76dc592c3b671bac230f6c9e38a062");
         assert_eq!(p.tk.to_hex_secret(), "d72088051b391718cafa478a9b438c3d");
         let p = LINKSYS_WPA1.ptk();
-        assert_eq!(hex::encode(p.kck), "1b7b269603f06c6cd403aaf6ace281fc");
+        assert_eq!(hex::encode(&p.kck), "1b7b269603f06c6cd403aaf6ace281fc");
         assert_eq!(
             p.tk.to_hex_secret(),
             "a2154ae0996fa95b211da18e85fd96495fb49785673387b9da9797aac7828f52"
@@ -293,7 +337,7 @@ pub(crate) mod tests {
                 let last = bad.len() - 1;
                 bad[last] ^= 1;
                 assert!(!verify(algo, &ptk.kck, &bad, MIC_OFFSET));
-                let mut kck = ptk.kck;
+                let mut kck = ptk.kck.clone();
                 kck[0] ^= 0x80;
                 assert!(!verify(algo, &kck, &f, MIC_OFFSET));
                 for other in [MicAlgo::HmacMd5, MicAlgo::HmacSha1_128, MicAlgo::AesCmac] {

@@ -1,6 +1,8 @@
-//! WPA/WPA2 key management: PMK/PTK derivation, EAPOL MIC checks, GTK unwrap,
-//! handshake tracking per (BSSID, STA), and the keystore the decryptors read.
+//! WPA2/WPA3 key management: the AKM table, PMK/PTK derivation (FT included),
+//! EAPOL MIC checks, GTK/IGTK unwrap, handshake tracking per (BSSID, STA), and
+//! the keystore the decryptors read.
 
+pub mod akm;
 pub mod gtk;
 pub mod handshake;
 pub mod kdf;

@@ -74,8 +74,8 @@ impl Sink for Collect {
 pub fn read_all(
     path: &std::path::Path,
 ) -> (
-    plugsniff::capture::link::LinkKind,
-    Vec<(plugsniff::engine::Ts, u32, Vec<u8>)>,
+    plugsniff::wire::link::LinkKind,
+    Vec<(plugsniff::wire::Ts, u32, Vec<u8>)>,
 ) {
     let mut src = FileSource::open(path.to_str().unwrap()).unwrap();
     let kind = src.kind;

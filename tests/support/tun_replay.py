@@ -1,10 +1,16 @@
 #!/usr/bin/env python3
 """Replays a radiotap capture through a TUN device whose link type is radiotap.
 
-Usage: tun_replay.py IFNAME CAPTURE [SECONDS]
+Usage: tun_replay.py [--tap | --arphrd N] IFNAME CAPTURE [SECONDS]
 
 With SECONDS, the capture is replayed in a loop, as fast as the device takes
 it, for that long (soak test).
+
+With --tap, IFNAME is a TAP device instead (Ethernet, DLT 1, no packet-info
+header) and CAPTURE an Ethernet capture, written frame by frame as it is; IPv6
+is disabled on it first so the kernel sends nothing of its own that a capture
+would see. With --arphrd N, the TUN device gets link type N instead of 803
+(a link type plugsniff does not read, to see it refused).
 
 Creates IFNAME as a TUN device *with* the 4-byte packet-info header (not
 IFF_NO_PI), sets its link type to ARPHRD_IEEE80211_RADIOTAP (803) with
@@ -23,6 +29,8 @@ import time
 TUNSETIFF = 0x400454CA
 TUNSETLINK = 0x400454CD
 IFF_TUN = 0x0001
+IFF_TAP = 0x0002
+IFF_NO_PI = 0x1000
 ARPHRD_IEEE80211_RADIOTAP = 803
 
 
@@ -52,16 +60,36 @@ def frames(path):
 
 
 def main():
-    name, path = sys.argv[1], sys.argv[2]
+    args = sys.argv[1:]
+    tap = False
+    arphrd = ARPHRD_IEEE80211_RADIOTAP
+    if args and args[0] == "--tap":
+        tap = True
+        args = args[1:]
+    elif args and args[0] == "--arphrd":
+        arphrd = int(args[1])
+        args = args[2:]
+    sys.argv = [sys.argv[0]] + args
+    name, path = args[0], args[1]
     fd = os.open("/dev/net/tun", os.O_RDWR)
-    fcntl.ioctl(fd, TUNSETIFF, struct.pack("16sH", name.encode(), IFF_TUN))
-    fcntl.ioctl(fd, TUNSETLINK, ARPHRD_IEEE80211_RADIOTAP)
+    if tap:
+        fcntl.ioctl(fd, TUNSETIFF, struct.pack("16sH", name.encode(), IFF_TAP | IFF_NO_PI))
+        try:
+            with open("/proc/sys/net/ipv6/conf/%s/disable_ipv6" % name, "w") as f:
+                f.write("1")
+        except OSError:
+            pass  # no IPv6 in this kernel: nothing to silence
+    else:
+        fcntl.ioctl(fd, TUNSETIFF, struct.pack("16sH", name.encode(), IFF_TUN))
+        fcntl.ioctl(fd, TUNSETLINK, arphrd)
+    # TUN frames carry a packet-info header: flags 0, proto ETH_P_802_2.
+    prefix = b"" if tap else b"\x00\x00\x00\x04"
     subprocess.check_call(["ip", "link", "set", name, "up"])
     print("ready", flush=True)
     sys.stdin.readline()
     n = 0
     if len(sys.argv) > 3:
-        all_frames = [b"\x00\x00\x00\x04" + f for f in frames(path)]
+        all_frames = [prefix + f for f in frames(path)]
         end = time.time() + float(sys.argv[3])
         while time.time() < end:
             for f in all_frames:
@@ -72,7 +100,7 @@ def main():
                     time.sleep(0.0005)
     else:
         for f in frames(path):
-            os.write(fd, b"\x00\x00\x00\x04" + f)
+            os.write(fd, prefix + f)
             n += 1
             if n % 16 == 0:
                 time.sleep(0.002)

@@ -283,6 +283,45 @@ pub fn build(msg_type: u8, op_code: u16, flags: u8, serial: u32, body: &[u8]) ->
     out
 }
 
+/// Devices whose TDP `http_port`/`encrypt_type` is remembered.
+pub const MAX_TDP_DEVICES: usize = 1024;
+
+/// What TDP replies said about each device's local API: `http_port` and
+/// `encrypt_type`, by device IP (bounded by [`MAX_TDP_DEVICES`]).
+#[derive(Default)]
+pub struct TdpPorts {
+    map: crate::FastMap<std::net::IpAddr, (Option<u16>, Option<String>)>,
+}
+
+impl TdpPorts {
+    pub fn learn(&mut self, ip: std::net::IpAddr, port: Option<u16>, enc: Option<String>) {
+        if self.map.len() < MAX_TDP_DEVICES || self.map.contains_key(&ip) {
+            self.map.insert(ip, (port, enc));
+        }
+    }
+    pub fn http_port(&self, ip: std::net::IpAddr) -> Option<u16> {
+        self.map.get(&ip).and_then(|e| e.0)
+    }
+    pub fn encrypt_type(&self, ip: std::net::IpAddr) -> Option<&str> {
+        self.map.get(&ip).and_then(|e| e.1.as_deref())
+    }
+}
+
+/// Protocol name of TDP events.
+pub const TDP_PROTOCOL: &str = "tplink-tdp";
+
+/// Label for TPAP (PAKE + ECDH + AEAD): not decryptable even with the password.
+pub const TPAP_LABEL: &str = "TPAP: PAKE key exchange, cannot decrypt passively";
+
+/// An inventory note for a TDP `encrypt_type` a passive observer cannot open.
+pub fn encrypt_type_note(e: &str) -> Option<&'static str> {
+    match e.to_ascii_uppercase().as_str() {
+        "AES" => Some(crate::decoders::klap::session::Label::AesPassthrough.as_str()),
+        "TPAP" => Some(TPAP_LABEL),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

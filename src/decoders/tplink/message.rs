@@ -46,117 +46,7 @@ pub enum Kind {
     Response,
 }
 
-/// A relay (or light) state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RelayState {
-    On,
-    Off,
-}
-
-impl RelayState {
-    fn from_json(v: &Value) -> Option<RelayState> {
-        match v.as_i64().or_else(|| v.as_bool().map(i64::from))? {
-            0 => Some(RelayState::Off),
-            1 => Some(RelayState::On),
-            _ => None,
-        }
-    }
-}
-
-/// `system.get_sysinfo` reply fields (python-kasa `IotDevice.sys_info`).
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct SysInfo {
-    pub model: Option<String>,
-    pub alias: Option<String>,
-    /// `mac`, or `mic_mac` on bulbs, or `ethernet_mac`.
-    pub mac: Option<String>,
-    pub sw_ver: Option<String>,
-    pub hw_ver: Option<String>,
-    /// `deviceId`.
-    pub device_id: Option<String>,
-    /// `hwId`.
-    pub hw_id: Option<String>,
-    /// `oemId`.
-    pub oem_id: Option<String>,
-    pub relay_state: Option<RelayState>,
-    pub rssi: Option<i64>,
-    /// `latitude`/`longitude` (or `_i` variants ×10⁴): the device's location.
-    pub location: Option<(f64, f64)>,
-    /// Children of a power strip: `(id, alias, state)`.
-    pub children: Vec<(String, Option<String>, Option<RelayState>)>,
-}
-
-/// An energy-meter reading normalised to SI-ish units.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
-pub struct EmeterReading {
-    pub power_w: Option<f64>,
-    pub voltage_v: Option<f64>,
-    pub current_a: Option<f64>,
-    pub total_kwh: Option<f64>,
-}
-
-/// Where a credential travelled.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CredentialSource {
-    /// `cnCloud.bind`: the TP-Link cloud account (username is the e-mail).
-    CloudBind,
-    /// `netif.set_stainfo`: the Wi-Fi network (username is the SSID).
-    WifiStaInfo,
-}
-
-/// One thing a message says, typed.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Summary {
-    SysInfo(Box<SysInfo>),
-    /// `system.set_relay_state` request.
-    SetRelayState(RelayState),
-    /// `emeter.get_realtime` reply.
-    Emeter(EmeterReading),
-    /// `schedule` / `count_down` / `anti_theft`: rule lists and edits.
-    Schedule {
-        module: String,
-        method: String,
-        rules: Option<usize>,
-        enabled: Option<bool>,
-    },
-    /// `time.get_time` / `get_timezone` / `set_timezone`.
-    Time {
-        method: String,
-        /// `[year, month, mday, hour, min, sec]` as reported.
-        datetime: Option<[i64; 6]>,
-        timezone_index: Option<i64>,
-    },
-    /// `netif.get_scaninfo` reply or `netif.set_stainfo` without a password.
-    Netif {
-        method: String,
-        ssids: Vec<String>,
-    },
-    /// `cnCloud.get_info` reply or `cnCloud.set_server_url`.
-    CloudInfo {
-        server: Option<String>,
-        username: Option<String>,
-        binded: Option<bool>,
-        connected: Option<bool>,
-    },
-    /// A secret sent in the clear.
-    CredentialLeak {
-        source: CredentialSource,
-        username: String,
-        password: String,
-    },
-    /// A non-zero `err_code`. `method` is `None` for module-level errors.
-    Error {
-        module: String,
-        method: Option<String>,
-        err_code: i64,
-        err_msg: Option<String>,
-    },
-    /// A method this module has no summary for.
-    Raw {
-        module: String,
-        method: String,
-    },
-}
+pub use crate::decoders::summary::{CredentialSource, EmeterReading, RelayState, Summary, SysInfo};
 
 /// A parsed IOT message.
 #[derive(Debug, Clone, PartialEq)]
@@ -431,6 +321,7 @@ fn sysinfo(p: &Map<String, Value>) -> SysInfo {
         })
         .unwrap_or_default();
     SysInfo {
+        vendor: None,
         model: str_field(p, "model"),
         alias: str_field(p, "alias"),
         mac: str_field(p, "mac")
@@ -457,6 +348,7 @@ fn emeter(p: &Map<String, Value>) -> EmeterReading {
         voltage_v: pick("voltage", "voltage_mv", 1e-3),
         current_a: pick("current", "current_ma", 1e-3),
         total_kwh: pick("total", "total_wh", 1e-3),
+        added_kwh: None,
     }
 }
 

@@ -207,6 +207,7 @@ impl Walk {
                     voltage_v: f("voltage_mv"),
                     current_a: f("current_ma"),
                     total_kwh: None,
+                    added_kwh: None,
                 }));
             }
             m if m.starts_with("set_") || m == "component_nego" || r.is_empty() => {}
@@ -228,6 +229,7 @@ fn s(m: &Map<String, Value>, k: &str) -> Option<String> {
 
 fn device_info(r: &Map<String, Value>) -> SysInfo {
     SysInfo {
+        vendor: None,
         model: s(r, "model"),
         // Base64 in the protocol; shown as sent when it does not decode.
         alias: s(r, "nickname").map(|n| b64_text(&n).unwrap_or(n)),

@@ -1,0 +1,198 @@
+//! `plugsniff bench`: decryption throughput with its references measured in
+//! the same run (see [`measure`] and docs/performance.md).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+
+use super::{CliError, KeyArgs, secrets};
+pub mod measure;
+
+use crate::crypto::ccmp_mb::Backend;
+use measure::{self as bench, Report, SizeMix};
+
+#[derive(Args)]
+pub struct BenchArgs {
+    /// A few hundred milliseconds in all (CI smoke test): small stream, short runs.
+    #[arg(long)]
+    pub quick: bool,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Seconds per measurement (default 1, or 0.02 with --quick).
+    #[arg(long, value_name = "S")]
+    pub seconds: Option<f64>,
+    /// Threads / workers to go up to (default: the number of cores).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// Also time `decrypt` end-to-end on this capture (keys from --config etc.).
+    #[arg(long, value_name = "FILE")]
+    pub pcap: Option<PathBuf>,
+    /// Also time airdecap-ng and tshark (when installed) and `plugsniff decrypt`
+    /// on a generated pcap of --size bytes.
+    #[arg(long)]
+    pub peers: bool,
+    /// Only write the generated stream, with its handshakes, as a radiotap pcap.
+    #[arg(long, value_name = "FILE")]
+    pub write_pcap: Option<PathBuf>,
+    /// Size of the generated pcap (--write-pcap, --peers): e.g. 100M, 1G.
+    #[arg(long, value_name = "SIZE", default_value = "200M", value_parser = parse_size)]
+    pub size: u64,
+    /// Seed of the generated stream.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    #[command(flatten)]
+    pub keys: KeyArgs,
+}
+
+/// `123`, `64K`, `100M`, `1G` (powers of 1000... of 1024: K, M, G are KiB, MiB, GiB).
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let (num, mult) = match s.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => {
+            let m = match c.to_ascii_uppercase() {
+                'K' => 1 << 10,
+                'M' => 1 << 20,
+                'G' => 1 << 30,
+                _ => return Err(format!("unknown size suffix in {s:?} (K, M or G)")),
+            };
+            (&s[..i], m)
+        }
+        _ => (s, 1),
+    };
+    num.parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(mult))
+        .ok_or_else(|| format!("not a size: {s:?}"))
+}
+
+pub fn run(a: BenchArgs) -> Result<(), CliError> {
+    let io = |what: String| move |err| CliError::Io { what, err };
+    if let Some(p) = &a.write_pcap {
+        let n =
+            bench::write_pcap(p, a.size, a.seed).map_err(io(format!("writing {}", p.display())))?;
+        let g = bench::StreamGen::new(SizeMix::Realistic, a.seed);
+        outln!(
+            "wrote {n} frames to {} (ssid {:?}, passphrase {:?})",
+            p.display(),
+            g.ssid,
+            g.passphrase
+        );
+        return Ok(());
+    }
+    let threads = a
+        .threads
+        .unwrap_or_else(super::watch::default_workers)
+        .max(1);
+    let min = Duration::from_secs_f64(a.seconds.unwrap_or(if a.quick { 0.02 } else { 1.0 }));
+    let mem: u64 = if a.quick { 1 << 20 } else { 32 << 20 };
+    let mut report = Report {
+        cpu_backend: Backend::detect().name().into(),
+        optimized: !cfg!(debug_assertions),
+        threads,
+        groups: Vec::new(),
+        pipeline_counts: None,
+        peers: Vec::new(),
+    };
+    let realistic = bench::stream(SizeMix::Realistic, mem, a.seed);
+    report.groups.push(bench::crypto_group(
+        &realistic,
+        "realistic mix (60% 1500 B, 25% 64-300 B, 15% 500-1000 B)",
+        min,
+    ));
+    for size in [1500, 100] {
+        let s = bench::stream(SizeMix::Fixed(size), mem / 2, a.seed);
+        report
+            .groups
+            .push(bench::crypto_group(&s, &format!("{size}-byte frames"), min));
+    }
+    report
+        .groups
+        .push(bench::threads_group(&realistic, threads, min));
+    let small = bench::stream(SizeMix::Realistic, mem / 4, a.seed);
+    report.groups.push(bench::ciphers_group(&small, min));
+    drop(small);
+    drop(realistic);
+
+    // The whole pipeline on a generated capture (or the --peers one).
+    let tmp = std::env::temp_dir().join(format!("plugsniff-bench-{}.pcap", std::process::id()));
+    let gen_size = if a.peers {
+        a.size
+    } else if a.quick {
+        1 << 20
+    } else {
+        64 << 20
+    };
+    bench::write_pcap(&tmp, gen_size, a.seed).map_err(io(format!("writing {}", tmp.display())))?;
+    let g = bench::StreamGen::new(SizeMix::Realistic, a.seed);
+    let res = bench::pipeline_group(&tmp, || vec![g.secret.clone()], threads);
+    let res = res.map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        CliError::from(e)
+    });
+    let (group, counts) = res?;
+    report.groups.push(group);
+    report.pipeline_counts = Some(counts);
+    if a.peers {
+        report.peers = bench::peers(&tmp, &g.ssid, &g.passphrase, threads);
+    }
+    let _ = std::fs::remove_file(&tmp);
+
+    if let Some(p) = &a.pcap {
+        let nets = secrets::gather(&a.keys)?;
+        if nets.is_empty() {
+            return Err(CliError::Usage(
+                "--pcap needs keys: --config FILE or --ssid with PLUGSNIFF_PASSPHRASE".into(),
+            ));
+        }
+        let (group, counts) = bench::pipeline_group(p, || nets.clone(), threads)?;
+        report.groups.push(group);
+        report.pipeline_counts = Some(counts);
+    }
+
+    if a.json {
+        outln!(
+            "{}",
+            serde_json::to_string_pretty(&report).unwrap_or_default()
+        );
+    } else {
+        outln!(
+            "plugsniff bench: backend {}, up to {} thread(s); ratios against the first line of each group",
+            report.cpu_backend,
+            threads
+        );
+        if !report.optimized {
+            outln!(
+                "  note: a debug build (no optimisations, overflow checks): the figures say nothing \
+                 about speed; build with --release"
+            );
+        }
+        for g in &report.groups {
+            super::write_stdout(format_args!("{}", g.to_text()));
+        }
+        if let Some(c) = &report.pipeline_counts {
+            outln!(
+                "  (last run: {} frames read, {} decrypted, {} dropped)",
+                c.read,
+                c.decrypted,
+                c.dropped
+            );
+        }
+        if !report.peers.is_empty() {
+            let base = report.peers.first().map_or(1.0, |p| p.mbyte_per_s);
+            outln!("peers on the same generated pcap ({} bytes)", gen_size);
+            for p in &report.peers {
+                outln!(
+                    "  {:<34} {:>8.2} s {:>9.1} MB/s  {:>7.3}× plugsniff --workers 1  (decrypted: {})",
+                    p.tool,
+                    p.seconds,
+                    p.mbyte_per_s,
+                    p.mbyte_per_s / base,
+                    p.decrypted.map_or("?".into(), |d| d.to_string())
+                );
+            }
+        }
+    }
+    Ok(())
+}

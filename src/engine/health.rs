@@ -1,0 +1,301 @@
+//! Capture health: can this capture see both directions of each station's
+//! link, and how much of it is missed?
+//!
+//! The lesson behind it: a 2×2 sniffer cannot decode a 3×3 access point's
+//! three-stream frames (or an 80 MHz link on a 20 MHz capture), and the only
+//! symptom is seeing one direction of a conversation. Per station this module
+//! counts data frames in each direction, estimates missed frames from gaps in
+//! 802.11 sequence numbers (IEEE 802.11-2020 10.3.2.14: one counter per
+//! transmitter, modulo 4096; retransmissions repeat the number), and records
+//! the highest MCS, spatial streams and channel width seen in radiotap.
+//!
+//! [`HealthTracker::warnings`] turns that into advice; each warning is
+//! raised once per station. Bounded by [`MAX_STATIONS`].
+
+use crate::wire::MacAddr;
+use crate::wire::Ts;
+use crate::wire::dot11::Dot11;
+use crate::wire::link::LinkKind;
+use crate::wire::radiotap::{Radiotap, bit};
+
+/// Stations whose health is tracked: as many as the handshake tracker keeps.
+pub use crate::wpa::handshake::MAX_STATIONS;
+/// Seconds of one-directional traffic before warning.
+pub const ONE_WAY_SECS: i64 = 30;
+/// Sequence gaps larger than this are a new burst (station asleep, roamed), not loss.
+const MAX_COUNTED_GAP: u16 = 64;
+
+#[derive(Debug, Clone, Default)]
+pub struct StationHealth {
+    pub frames_to_ap: u64,
+    pub frames_from_ap: u64,
+    /// Frames missed, estimated from sequence-number gaps (both directions).
+    pub missed_estimate: u64,
+    pub max_mcs: Option<u8>,
+    pub max_nss: Option<u8>,
+    pub max_width_mhz: Option<u16>,
+    last_seq: [Option<u16>; 2],
+    first_ts: Option<Ts>,
+    last_ts: Ts,
+    warned: u8,
+}
+
+impl StationHealth {
+    /// Share of frames missed, 0..1.
+    pub fn missed_share(&self) -> f64 {
+        let seen = self.frames_to_ap + self.frames_from_ap;
+        if seen + self.missed_estimate == 0 {
+            0.0
+        } else {
+            self.missed_estimate as f64 / (seen + self.missed_estimate) as f64
+        }
+    }
+}
+
+/// A piece of advice about the capture.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HealthWarning {
+    pub bssid: MacAddr,
+    pub sta: MacAddr,
+    pub kind: &'static str,
+    pub message: String,
+}
+
+const W_ONE_WAY: u8 = 1;
+const W_MISSED: u8 = 2;
+const W_NO_HANDSHAKE: u8 = 4;
+
+#[derive(Default)]
+pub struct HealthTracker {
+    stations: crate::FastMap<(MacAddr, MacAddr), StationHealth>,
+    pub refused: u64,
+}
+
+impl HealthTracker {
+    /// Records one data frame between an AP and a station.
+    pub fn observe(&mut self, ts: Ts, link: LinkKind, raw: &[u8], d: &Dot11<'_>) {
+        if !d.is_data() || d.is_wds() {
+            return;
+        }
+        let (bssid, sta, to_ap) = match (d.to_ds(), d.from_ds()) {
+            (true, false) => match d.addr2() {
+                Some(a2) => (d.addr1(), a2, true),
+                None => return,
+            },
+            (false, true) => match d.addr2() {
+                Some(a2) => (a2, d.addr1(), false),
+                None => return,
+            },
+            _ => return,
+        };
+        if sta.is_group() {
+            return;
+        }
+        if !self.stations.contains_key(&(bssid, sta)) && self.stations.len() >= MAX_STATIONS {
+            self.refused += 1;
+            return;
+        }
+        let h = self.stations.entry((bssid, sta)).or_default();
+        h.first_ts.get_or_insert(ts);
+        h.last_ts = ts;
+        let dir = usize::from(!to_ap);
+        if to_ap {
+            h.frames_to_ap += 1;
+        } else {
+            h.frames_from_ap += 1;
+        }
+        if let Some((seq, 0)) = d.seq_ctl() {
+            if let Some(last) = h.last_seq[dir] {
+                let gap = seq.wrapping_sub(last) & 0x0fff;
+                if gap > 1 && gap <= MAX_COUNTED_GAP && !d.retry() {
+                    h.missed_estimate += u64::from(gap - 1);
+                }
+            }
+            h.last_seq[dir] = Some(seq);
+        }
+        // Parse the radiotap header only when it may hold MCS or VHT info: a
+        // first presence word without those bits and without extensions
+        // settles it (most headers, and a per-frame cost saved).
+        let rate_info = || {
+            raw.get(4..8).is_some_and(|p| {
+                let p = u32::from_le_bytes([p[0], p[1], p[2], p[3]]);
+                p & (1 << bit::MCS | 1 << bit::VHT | 1 << bit::EXT) != 0
+            })
+        };
+        if link == LinkKind::Radiotap && rate_info() {
+            if let Ok(rt) = Radiotap::new_checked(raw) {
+                if let Some((_known, flags, idx)) = rt.mcs() {
+                    h.max_mcs = h.max_mcs.max(Some(idx % 8));
+                    h.max_nss = h.max_nss.max(Some(idx / 8 + 1));
+                    let w = if flags & 0x03 == 1 { 40 } else { 20 };
+                    h.max_width_mhz = h.max_width_mhz.max(Some(w));
+                }
+                if let Some(v) = rt.vht() {
+                    let w = match v[3] {
+                        0 => 20,
+                        1..=3 => 40,
+                        4..=10 => 80,
+                        _ => 160,
+                    };
+                    h.max_width_mhz = h.max_width_mhz.max(Some(w));
+                    let (mcs, nss) = (v[4] >> 4, v[4] & 0x0f);
+                    if nss > 0 {
+                        h.max_mcs = h.max_mcs.max(Some(mcs));
+                        h.max_nss = h.max_nss.max(Some(nss));
+                    }
+                }
+            }
+        }
+    }
+
+    pub fn stations(&self) -> impl Iterator<Item = (&(MacAddr, MacAddr), &StationHealth)> {
+        self.stations.iter()
+    }
+
+    /// New warnings since the last call. `has_key(bssid, sta)` says whether the
+    /// station's traffic can be decrypted; `at_end` relaxes the time condition.
+    pub fn warnings(
+        &mut self,
+        now: Ts,
+        at_end: bool,
+        has_key: impl Fn(MacAddr, MacAddr) -> bool,
+    ) -> Vec<HealthWarning> {
+        let mut out = Vec::new();
+        for ((bssid, sta), h) in self.stations.iter_mut() {
+            let span = h.first_ts.map_or(0, |f| now.sec - f.sec);
+            let one_way = h.frames_to_ap == 0 && h.frames_from_ap >= 20;
+            if one_way && (span >= ONE_WAY_SECS || at_end) && h.warned & W_ONE_WAY == 0 {
+                h.warned |= W_ONE_WAY;
+                out.push(HealthWarning {
+                    bssid: *bssid,
+                    sta: *sta,
+                    kind: "one_direction",
+                    message: format!(
+                        "only AP→STA frames seen for {sta} ({} frames over {span} s): your adapter may not decode this link's MIMO rates or channel width{}",
+                        h.frames_from_ap,
+                        match (h.max_nss, h.max_width_mhz) {
+                            (Some(n), Some(w)) => format!(" (AP→STA uses up to {n} streams, {w} MHz)"),
+                            _ => String::new(),
+                        }
+                    ),
+                });
+            }
+            let total = h.frames_to_ap + h.frames_from_ap;
+            if total >= 50 && h.missed_share() > 0.10 && h.warned & W_MISSED == 0 {
+                h.warned |= W_MISSED;
+                out.push(HealthWarning {
+                    bssid: *bssid,
+                    sta: *sta,
+                    kind: "frames_missed",
+                    message: format!(
+                        "about {:.0}% of {sta}'s frames were missed (sequence gaps): move the sniffer closer or match the channel width",
+                        h.missed_share() * 100.0
+                    ),
+                });
+            }
+            if total >= 5
+                && !has_key(*bssid, *sta)
+                && (span >= 10 || at_end)
+                && h.warned & W_NO_HANDSHAKE == 0
+            {
+                h.warned |= W_NO_HANDSHAKE;
+                out.push(HealthWarning {
+                    bssid: *bssid,
+                    sta: *sta,
+                    kind: "no_handshake",
+                    message: format!(
+                        "no handshake for STA {sta} yet: reconnect that device (e.g. power-cycle the plug) while capturing"
+                    ),
+                });
+            }
+        }
+        out.sort_by_key(|w| (w.sta, w.kind));
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::synth::frames::{DataOpts, DsDir, data_header};
+
+    fn frame(dir: DsDir, seq: u16) -> Vec<u8> {
+        let ap = MacAddr([2, 0, 0, 0, 0, 1]);
+        let sta = MacAddr([2, 0, 0, 0, 0, 2]);
+        let other = MacAddr([2, 0, 0, 0, 0, 3]);
+        let (a1, a2) = match dir {
+            DsDir::ToDs => (ap, sta),
+            DsDir::FromDs => (sta, ap),
+        };
+        let mut f = data_header(dir, a1, a2, other, seq, DataOpts::default());
+        f.extend_from_slice(&[0xaa, 0xaa, 3, 0, 0, 0, 8, 0]);
+        f
+    }
+
+    #[test]
+    fn one_direction_and_gaps() {
+        let mut h = HealthTracker::default();
+        for i in 0..100u16 {
+            let f = frame(DsDir::FromDs, i * 2); // every other frame missed
+            let d = Dot11::new_checked(&f, false).unwrap();
+            h.observe(
+                Ts::from_micros(i64::from(i), 0),
+                LinkKind::Ieee80211,
+                &f,
+                &d,
+            );
+        }
+        let w = h.warnings(Ts::from_micros(100, 0), false, |_, _| true);
+        let kinds: Vec<_> = w.iter().map(|w| w.kind).collect();
+        assert_eq!(kinds, vec!["frames_missed", "one_direction"]);
+        assert!(
+            h.warnings(Ts::from_micros(200, 0), true, |_, _| true)
+                .is_empty(),
+            "raised once"
+        );
+        let (_, s) = h.stations().next().unwrap();
+        assert_eq!(s.missed_estimate, 99);
+    }
+
+    /// The rates the AP uses come from radiotap's MCS (bit 19) and VHT
+    /// (bit 21) fields, and from a header that has neither nothing is made up.
+    #[test]
+    fn mcs_and_vht_from_radiotap() {
+        let observe = |rt: &[u8]| {
+            let mut raw = rt.to_vec();
+            let f = frame(DsDir::FromDs, 1);
+            raw.extend_from_slice(&f);
+            let d = Dot11::new_checked(&f, false).unwrap();
+            let mut h = HealthTracker::default();
+            h.observe(Ts::default(), LinkKind::Radiotap, &raw, &d);
+            let (_, s) = h.stations().next().unwrap();
+            (s.max_mcs, s.max_nss, s.max_width_mhz)
+        };
+        // Flags + MCS: known, flags (bandwidth 40 MHz), index 13 (MCS 5, 2 streams).
+        let present: u32 = 1 << bit::FLAGS | 1 << bit::MCS;
+        let mut mcs = vec![0, 0, 12, 0];
+        mcs.extend_from_slice(&present.to_le_bytes());
+        mcs.extend_from_slice(&[0, 0x3f, 1, 13]);
+        assert_eq!(observe(&mcs), (Some(5), Some(2), Some(40)));
+        // VHT: bandwidth 4 (80 MHz), user 0 = MCS 9, 3 streams.
+        let present: u32 = 1 << bit::VHT;
+        let mut vht = vec![0, 0, 20, 0];
+        vht.extend_from_slice(&present.to_le_bytes());
+        vht.extend_from_slice(&[0xff, 0x07, 0, 4, 0x93, 0, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(observe(&vht), (Some(9), Some(3), Some(80)));
+        // The same MCS field behind an extended presence word is still read.
+        // (word 0: flags, back to the radiotap namespace, more words; word 1: MCS).
+        let mut ext = vec![0, 0, 16, 0];
+        let w0: u32 = 1 << bit::FLAGS | 1 << bit::RADIOTAP_NAMESPACE | 1 << bit::EXT;
+        ext.extend_from_slice(&w0.to_le_bytes());
+        ext.extend_from_slice(&(1u32 << bit::MCS).to_le_bytes());
+        ext.extend_from_slice(&[0, 0x3f, 0, 7]);
+        assert_eq!(observe(&ext), (Some(7), Some(1), Some(20)));
+        // Rate, channel, signal only: no rate information.
+        let present: u32 = 1 << bit::FLAGS | 1 << bit::RATE | 1 << bit::CHANNEL;
+        let mut legacy = vec![0, 0, 14, 0];
+        legacy.extend_from_slice(&present.to_le_bytes());
+        legacy.extend_from_slice(&[0, 108, 0x9a, 0x09, 0xa0, 0x00]);
+        assert_eq!(observe(&legacy), (None, None, None));
+    }
+}
