@@ -483,3 +483,78 @@ fn same_json_as_wiresharks_tplink_dissector() {
         .collect();
     assert_eq!(ours, theirs);
 }
+
+/// Checks the event-stream contract of `docs/events.md` on one `--json`
+/// output: every line (the summary too) has `ts`, `ts` never decreases, and
+/// no number carries binary floating-point noise (a reading the device sent
+/// as `230123` mV prints as `230.123`).
+fn assert_stream_contract(name: &str, lines: &[String]) {
+    let mut prev: Option<String> = None;
+    for (i, l) in lines.iter().enumerate() {
+        let v: serde_json::Value = serde_json::from_str(l).unwrap();
+        let ts = v["ts"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{name}: line {i} has no ts: {l}"))
+            .to_owned();
+        if let Some(p) = &prev {
+            assert!(
+                *p <= ts,
+                "{name}: line {i} goes back in time ({p} then {ts}): {l}"
+            );
+        }
+        prev = Some(ts);
+        fn walk(name: &str, v: &serde_json::Value) {
+            match v {
+                serde_json::Value::Number(n) if n.is_f64() => {
+                    let s = n.to_string();
+                    let digits = s.trim_start_matches('-').replace('.', "");
+                    let significant = digits.trim_start_matches('0').len();
+                    assert!(significant <= 12, "{name}: {s} carries float noise");
+                }
+                serde_json::Value::Array(a) => a.iter().for_each(|x| walk(name, x)),
+                serde_json::Value::Object(o) => o.values().for_each(|x| walk(name, x)),
+                _ => {}
+            }
+        }
+        walk(name, &v);
+    }
+    let last: serde_json::Value = serde_json::from_str(lines.last().unwrap()).unwrap();
+    assert_eq!(
+        last["event"], "summary",
+        "{name}: the summary is the last line"
+    );
+}
+
+/// The demo (802.11, decrypted) and a real HS110 on the wire: events in
+/// capture order, all stamped, numbers as the devices sent them.
+#[test]
+fn events_are_stamped_in_capture_order_without_float_noise() {
+    let lines = demo_json(false);
+    assert_stream_contract("demo", &lines);
+    // The demo's meter reading, as the plug sent it (230123 mV).
+    assert!(lines.iter().any(|l| l.contains("\"voltage_v\":230.123,")));
+    let real = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/captures/kasa-hs110-wired.pcapng"
+    );
+    if !std::path::Path::new(real).exists() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{real} missing under CI=true"
+        );
+        eprintln!("skipping the HS110 capture: {real} not found");
+        return;
+    }
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_plugsniff"))
+        .args(["watch", "-r", real, "--json"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let lines: Vec<String> = String::from_utf8(o.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    assert!(lines.len() > 2);
+    assert_stream_contract("kasa-hs110-wired", &lines);
+}

@@ -564,7 +564,13 @@ pub fn run_config(cfg: RunConfig) -> Result<(), CliError> {
         evicted_no_payload: fs.evicted_no_payload,
         refused_table_full: fs.refused_full,
     };
-    let summary = WatchSummary::new(&r.w.an.inventory, flows, &r.w.an.stats, &r.w.engine);
+    let summary = WatchSummary::new(
+        &r.w.an.inventory,
+        flows,
+        &r.w.an.stats,
+        &r.w.engine,
+        r.w.last_ts(),
+    );
     let (summary_json, summary_text) = (summary.to_json_line(), summary.to_text(r.style));
     drop(summary);
     let finish = || -> std::io::Result<()> {

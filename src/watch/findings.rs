@@ -193,8 +193,11 @@ impl Analyzer {
                             }
                         }
                     }
+                    // Stamped when decided (the frame that ended or expired
+                    // the flow), not at the flow's last packet, so events
+                    // stay in capture order.
                     self.events.push(Event {
-                        ts: at,
+                        ts,
                         body: EventBody::CloudLink(CloudEvent {
                             state: if c.closed {
                                 CloudState::Closed

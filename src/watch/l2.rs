@@ -155,7 +155,7 @@ impl Analyzer {
         }
         let now = ts.since_epoch();
         if now > self.last_expire + EXPIRE_EVERY {
-            self.expire(now);
+            self.expire(now, ts);
             self.last_expire = now;
         }
         let macs = Macs {
