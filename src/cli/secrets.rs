@@ -26,12 +26,10 @@ pub fn gather(a: &KeyArgs) -> Result<Vec<NetworkSecret>, CliError> {
     }
     let ssid = a.ssid.as_ref().map(|s| s.as_bytes().to_vec());
     if let Some(p) = &a.passphrase {
-        tracing::warn!(
-            "--passphrase puts the secret in the process list and shell history; \
-             prefer --config FILE or {ENV_PASSPHRASE}"
-        );
+        // Once, always (whatever the log level): the secret is already out.
         eprintln!(
-            "plugsniff: warning: --passphrase is visible to other users; prefer --config or {ENV_PASSPHRASE}"
+            "plugsniff: warning: --passphrase is visible to other users in the process \
+             list and shell history; prefer --config FILE or {ENV_PASSPHRASE}"
         );
         out.push(passphrase_secret(ssid.clone(), Zeroizing::new(p.clone()))?);
     }
