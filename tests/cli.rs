@@ -62,8 +62,14 @@ fn decrypt_with_config_writes_ethernet_and_80211() {
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    assert_eq!(count_records(&out_eth), (1, 30));
+    // 30 decrypted data frames, 4 of them MAC retransmissions: the Ethernet
+    // output holds each MSDU once (the 802.11 output below keeps all 30).
+    assert_eq!(count_records(&out_eth), (1, 26));
     let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains("wrote 26 frames") && text.contains("4 MAC retransmission(s)"),
+        "{text}"
+    );
     assert!(text.contains("key confirmed"), "{text}");
     assert!(text.contains("no_key 2"), "{text}");
     assert_no_secret(&o, &["dictionary"]);
@@ -333,7 +339,7 @@ fn torn_capture_keeps_what_was_read_and_exits_1() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("read error after 498 frames"));
     // The output written so far is complete and readable.
     let (_, n) = count_records(&out);
-    assert!(n >= 29);
+    assert!(n >= 25, "{n}");
 }
 
 /// A reader that leaves early (`plugsniff decrypt … | head`) is not an

@@ -82,6 +82,8 @@ pub struct PcapSink {
     pub keep_80211: bool,
     pub include_plaintext: bool,
     pub error: Option<io::Error>,
+    /// Ethernet output: each MSDU once (as `watch -w` writes it).
+    pub dedup: crate::output::pcap_out::EthernetDedup,
 }
 
 impl PcapSink {
@@ -106,6 +108,9 @@ impl Sink for PcapSink {
     }
     fn msdu(&mut self, m: &Msdu<'_>) {
         if self.keep_80211 || (!m.decrypted && !self.include_plaintext) || self.error.is_some() {
+            return;
+        }
+        if !self.dedup.keep(m) {
             return;
         }
         if let Some(w) = self.writer.as_mut() {
@@ -151,6 +156,7 @@ pub fn run(a: DecryptArgs) -> Result<(), CliError> {
         keep_80211: a.keep_80211,
         include_plaintext: a.include_plaintext,
         error: None,
+        dedup: Default::default(),
     };
     let engine = Engine::new(networks);
     // Decryption on every core: workers pre-decrypt, the engine keeps order
@@ -210,7 +216,17 @@ pub fn run(a: DecryptArgs) -> Result<(), CliError> {
             );
         }
         if let Some(p) = &a.output {
-            outln!("wrote {written} frames to {}", p.display());
+            let d = &sink.dedup;
+            if d.retransmits + d.relayed > 0 {
+                outln!(
+                    "wrote {written} frames to {} (each MSDU once: {} MAC retransmission(s) and {} copy(ies) relayed by the AP not written again)",
+                    p.display(),
+                    d.retransmits,
+                    d.relayed
+                );
+            } else {
+                outln!("wrote {written} frames to {}", p.display());
+            }
         }
     }
     match read_error {

@@ -495,10 +495,7 @@ pub fn run_config(cfg: RunConfig) -> Result<(), CliError> {
         None => None,
     };
     let w = Watcher::new(cfg.networks, cfg.decoders);
-    let mut tap = PcapTap {
-        out: None,
-        error: None,
-    };
+    let mut tap = PcapTap::default();
     if let Some((p, max)) = &cfg.pcap {
         tap.out = Some(
             RotatingPcap::create(p, LINKTYPE_ETHERNET, *max, 10).map_err(|err| CliError::Io {

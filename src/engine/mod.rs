@@ -38,6 +38,7 @@
 pub mod cipher;
 pub mod defrag;
 pub mod health;
+pub mod relay;
 pub mod replay;
 pub mod security;
 pub mod sink;

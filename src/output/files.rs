@@ -149,15 +149,17 @@ impl RotatingPcap {
 /// The engine tap of `watch -w`: decrypted MSDUs, as Ethernet frames, into a
 /// rotating pcap. The first write error is kept (the run stops on it) and
 /// nothing more is written after it.
+#[derive(Default)]
 pub struct PcapTap {
     pub out: Option<RotatingPcap>,
     pub error: Option<io::Error>,
+    /// Each MSDU once, as `decrypt -o` writes it.
+    pub dedup: super::pcap_out::EthernetDedup,
 }
 
 impl crate::engine::Sink for PcapTap {
     fn msdu(&mut self, m: &crate::engine::Msdu<'_>) {
-        // A MAC retransmission repeats an MSDU already written.
-        if !m.decrypted || m.retransmit || self.error.is_some() {
+        if !m.decrypted || self.error.is_some() || !self.dedup.keep(m) {
             return;
         }
         if let Some(p) = self.out.as_mut() {

@@ -13,6 +13,7 @@ use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use crate::engine::Msdu;
+use crate::engine::relay::RelayFilter;
 use crate::wire::Ts;
 use crate::wire::llc;
 
@@ -209,6 +210,38 @@ impl PcapWriter {
         w.get_ref().sync_all()?;
         fs::rename(&self.partial, &self.dest)?;
         Ok(self.dest)
+    }
+}
+
+/// Which MSDUs a decrypted Ethernet pcap holds: each MSDU the network
+/// delivered, once. Not written: MAC retransmissions (802.11-2020 10.3.2.14:
+/// the receiver discards them as duplicates) and the AP's relayed copy of a
+/// frame between two stations of one BSS ([`RelayFilter`]), which decrypts
+/// to the same Ethernet frame. `decrypt -o` and `watch -w` both go through
+/// it, so they write the same frames, and `watch -r` on their output reports
+/// what it reports on the encrypted capture. (`--keep-80211` keeps every
+/// MPDU: there the copies are distinct 802.11 frames.)
+#[derive(Default)]
+pub struct EthernetDedup {
+    relay: RelayFilter,
+    /// MAC retransmissions not written.
+    pub retransmits: u64,
+    /// Relayed copies not written.
+    pub relayed: u64,
+}
+
+impl EthernetDedup {
+    /// True when `m` (a decrypted or plaintext MSDU) is to be written.
+    pub fn keep(&mut self, m: &Msdu<'_>) -> bool {
+        if m.retransmit {
+            self.retransmits += 1;
+            return false;
+        }
+        if self.relay.is_relay(m) {
+            self.relayed += 1;
+            return false;
+        }
+        true
     }
 }
 
