@@ -417,6 +417,9 @@ pub struct Tracker {
     confirmed_nets: HashMap<usize, (MacAddr, MacAddr)>,
     clock: u64,
     pub evicted_stations: u64,
+    /// Bumped whenever an SSID is learned or changes (readers that derive
+    /// something from the SSIDs recompute only then).
+    ssid_epoch: u64,
 }
 
 impl Tracker {
@@ -431,6 +434,7 @@ impl Tracker {
             confirmed_nets: HashMap::new(),
             clock: 0,
             evicted_stations: 0,
+            ssid_epoch: 0,
         }
     }
 
@@ -454,6 +458,20 @@ impl Tracker {
             return;
         }
         self.ssids.insert(bssid, ssid.to_vec());
+        self.ssid_epoch += 1;
+    }
+
+    /// Changes whenever [`Tracker::learn_ssid`] learns something new.
+    pub fn ssid_epoch(&self) -> u64 {
+        self.ssid_epoch
+    }
+
+    /// The BSSIDs announcing `ssid` (`O(MAX_SSIDS)`).
+    pub fn bssids_of<'a>(&'a self, ssid: &'a [u8]) -> impl Iterator<Item = MacAddr> + 'a {
+        self.ssids
+            .iter()
+            .filter(move |(_, s)| s.as_slice() == ssid)
+            .map(|(b, _)| *b)
     }
 
     /// Records the security a BSS announces (RSNE of a beacon or probe
