@@ -53,11 +53,7 @@ pub fn in_range<T: PartialOrd + std::fmt::Display>(
     if r.contains(&v) {
         Ok(())
     } else {
-        Err(format!(
-            "{v} is out of range ({}..={})",
-            r.start(),
-            r.end()
-        ))
+        Err(format!("{v} is out of range ({}..={})", r.start(), r.end()))
     }
 }
 
@@ -143,7 +139,15 @@ mod tests {
         assert_eq!(parse_size("64K"), Ok(64 << 10));
         assert_eq!(parse_size("1T"), Ok(1 << 40));
         assert_eq!(parse_size("0"), Ok(0));
-        for bad in ["2T", "99999999999G", "-1", "1X", "", "M", "18446744073709551616"] {
+        for bad in [
+            "2T",
+            "99999999999G",
+            "-1",
+            "1X",
+            "",
+            "M",
+            "18446744073709551616",
+        ] {
             assert!(parse_size(bad).is_err(), "{bad}");
         }
     }

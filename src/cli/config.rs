@@ -318,7 +318,10 @@ impl ConfigFile {
                 bound("[capture] workers", in_range(w as u64, &bounds::WORKERS))?;
             }
             if let Some(b) = c.buffer_mb {
-                bound("[capture] buffer_mb", in_range(i64::from(b), &bounds::BUFFER_MB))?;
+                bound(
+                    "[capture] buffer_mb",
+                    in_range(i64::from(b), &bounds::BUFFER_MB),
+                )?;
             }
         }
         if let Some(o) = &self.output {
@@ -331,7 +334,8 @@ impl ConfigFile {
             if let Some(s) = o.status_interval {
                 bound(
                     "[output] status_interval",
-                    in_range(s, &bounds::STATUS_INTERVAL).map_err(|e| format!("{e}; 0 turns it off")),
+                    in_range(s, &bounds::STATUS_INTERVAL)
+                        .map_err(|e| format!("{e}; 0 turns it off")),
                 )?;
             }
         }

@@ -60,7 +60,9 @@ pub fn run(a: DaemonArgs) -> Result<(), CliError> {
     let (jsonl, pcap) = check_outputs(
         None,
         &secrets::input_files(&key_args),
-        out.jsonl.as_deref().map(|p| ("[output] jsonl", Path::new(p))),
+        out.jsonl
+            .as_deref()
+            .map(|p| ("[output] jsonl", Path::new(p))),
         out.pcap
             .as_deref()
             .map(|p| ("[output] pcap", Path::new(p), false)),

@@ -165,7 +165,11 @@ pub fn run(a: DecryptArgs) -> Result<(), CliError> {
         flag: "the capture",
         path: Path::new(&a.input),
     }];
-    inputs.extend(key_files.iter().map(|(flag, p)| InputSpec { flag, path: p }));
+    inputs.extend(
+        key_files
+            .iter()
+            .map(|(flag, p)| InputSpec { flag, path: p }),
+    );
     let mut outputs = Vec::new();
     if let Some(p) = &a.output {
         outputs.push(OutputSpec::new("-o", p, Role::Replace).or_stdout());
@@ -252,9 +256,9 @@ pub fn run(a: DecryptArgs) -> Result<(), CliError> {
     if signal != 0 {
         // The writer's drop removes OUT.partial; no key file is written.
         drop(sink);
-        let what = out_target.as_ref().map_or(String::new(), |t| {
-            format!(": {} not written", t.display())
-        });
+        let what = out_target
+            .as_ref()
+            .map_or(String::new(), |t| format!(": {} not written", t.display()));
         eprintln!("plugsniff: interrupted{what}");
         let _ = signal_hook::low_level::emulate_default_handler(signal);
         return Err(CliError::Usage("interrupted".into()));
@@ -294,7 +298,10 @@ pub fn run(a: DecryptArgs) -> Result<(), CliError> {
         }
         if let Some(t) = &out_target {
             let name = match t.path() {
-                Some(_) => a.output.as_ref().map_or(t.display(), |p| p.display().to_string()),
+                Some(_) => a
+                    .output
+                    .as_ref()
+                    .map_or(t.display(), |p| p.display().to_string()),
                 None => "standard output".into(),
             };
             say(format_args!("wrote {written} frames to {name}\n"));

@@ -164,7 +164,11 @@ pub fn check_outputs(
         })
         .into_iter()
         .collect();
-    inputs.extend(key_files.iter().map(|(flag, p)| InputSpec { flag, path: p }));
+    inputs.extend(
+        key_files
+            .iter()
+            .map(|(flag, p)| InputSpec { flag, path: p }),
+    );
     let mut outputs = Vec::new();
     if let Some((flag, p)) = jsonl {
         outputs.push(OutputSpec::new(flag, p, Role::Append));
@@ -543,10 +547,12 @@ pub fn run_config(cfg: RunConfig) -> Result<(), CliError> {
     let keys_given = !cfg.networks.is_empty();
     // Outputs open before privileges are dropped.
     let jsonl = match &cfg.jsonl {
-        Some(t) => Some(JsonlFile::open_target(t.clone()).map_err(|err| CliError::Io {
-            what: format!("cannot open {}", t.display()),
-            err,
-        })?),
+        Some(t) => Some(
+            JsonlFile::open_target(t.clone()).map_err(|err| CliError::Io {
+                what: format!("cannot open {}", t.display()),
+                err,
+            })?,
+        ),
         None => None,
     };
     let w = Watcher::new(cfg.networks, cfg.decoders);

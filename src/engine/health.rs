@@ -308,7 +308,12 @@ mod tests {
             for i in 0..6u16 {
                 let f = frame(DsDir::ToDs, i);
                 let d = Dot11::new_checked(&f, false).unwrap();
-                h.observe(Ts::from_micros(i64::from(i), 0), LinkKind::Ieee80211, &f, &d);
+                h.observe(
+                    Ts::from_micros(i64::from(i), 0),
+                    LinkKind::Ieee80211,
+                    &f,
+                    &d,
+                );
             }
             h.warnings(Ts::from_micros(20, 0), true, |_, _| state.clone())
         };
@@ -321,7 +326,9 @@ mod tests {
         assert_eq!(w[0].kind, "handshake_failed");
         assert!(
             w[0].message.contains("4 handshake(s) seen")
-                && w[0].message.contains("every MIC failed: the passphrase or SSID is wrong"),
+                && w[0]
+                    .message
+                    .contains("every MIC failed: the passphrase or SSID is wrong"),
             "{}",
             w[0].message
         );

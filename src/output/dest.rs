@@ -605,7 +605,11 @@ mod tests {
         let t = resolve(&spec(&p)).unwrap();
         let mut f = OutFile::create(&t).unwrap();
         f.write_all(b"new").unwrap();
-        assert_eq!(fs::read(&p).unwrap(), b"old", "the final name changes only at commit");
+        assert_eq!(
+            fs::read(&p).unwrap(),
+            b"old",
+            "the final name changes only at commit"
+        );
         assert!(partial_name(&p).exists());
         f.commit().unwrap();
         assert_eq!(fs::read(&p).unwrap(), b"new");
@@ -760,7 +764,10 @@ mod tests {
         assert_eq!(
             check(
                 &[],
-                &[spec(&a), OutputSpec::new("--export-keys", &b, Role::Replace)]
+                &[
+                    spec(&a),
+                    OutputSpec::new("--export-keys", &b, Role::Replace)
+                ]
             )
             .unwrap()
             .len(),
