@@ -1,8 +1,18 @@
 //! `plugsniff decrypt IN -o OUT.pcap`: decrypt a capture into a pcap that
 //! Wireshark opens without keys, and print what happened to every frame.
+//!
+//! Outputs (`-o`, `--export-keys`) are checked by [`crate::output::dest`]
+//! before anything is read: never an input, a directory or a device. `-o -`
+//! writes the pcap to standard output and every human line to stderr.
+//! SIGINT/SIGTERM stop the run: the outputs are removed (an interrupted
+//! decryption is not the file asked for), and the process ends by the signal.
+//! Exit 5 after the summary when keys were given, handshakes seen, and every
+//! MIC failed.
 
 use std::io;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI32, Ordering};
 
 use clap::Args;
 
@@ -10,7 +20,8 @@ use super::{CliError, KeyArgs, secrets};
 use crate::capture::filter::BpfFilter;
 use crate::capture::{CaptureError, FileSource};
 use crate::engine::{Engine, Mpdu, Msdu, Sink};
-use crate::output::pcap_out::{LINKTYPE_ETHERNET, LINKTYPE_IEEE802_11, PcapWriter};
+use crate::output::dest::{self, InputSpec, OutputSpec, Role};
+use crate::output::pcap_out::{Format, LINKTYPE_ETHERNET, LINKTYPE_IEEE802_11, PcapWriter};
 use crate::output::{keys_out, summary::WifiSummary};
 use crate::pipeline::{self, Frame, Limits, Ordered, Progress, Source, StopHandle};
 
@@ -18,7 +29,9 @@ use crate::pipeline::{self, Frame, Limits, Ordered, Progress, Source, StopHandle
 pub struct DecryptArgs {
     /// Capture to read: pcap or pcapng file, FIFO, or `-` for standard input.
     pub input: String,
-    /// Decrypted pcap to write (Ethernet frames by default).
+    /// Decrypted pcap to write (Ethernet frames by default; `.pcapng` →
+    /// pcapng); `-` for standard output (`| wireshark -k -i -`). Never an
+    /// input, a directory or a device; a FIFO is written directly.
     #[arg(short, long, value_name = "OUT.pcap")]
     pub output: Option<PathBuf>,
     /// Read only the frames this BPF filter matches (pcap-filter(7) syntax,
@@ -31,14 +44,16 @@ pub struct DecryptArgs {
     /// Also write data frames that were not encrypted (EAPOL, open networks).
     #[arg(long)]
     pub include_plaintext: bool,
-    /// Write the derived keys in Wireshark's 80211_keys format (secret!).
+    /// Write the derived keys in Wireshark's 80211_keys format (secret!
+    /// Mode 0600, even when it replaces a file).
     #[arg(long, value_name = "FILE")]
     pub export_keys: Option<PathBuf>,
     /// Print the summary as JSON on stdout.
     #[arg(long)]
     pub json: bool,
-    /// Decrypt worker threads (default: the number of cores).
-    #[arg(long)]
+    /// Decrypt worker threads, 1..=256 (default: the number of cores).
+    #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new()
+        .range(super::bounds::WORKERS))]
     pub workers: Option<usize>,
     #[command(flatten)]
     pub keys: KeyArgs,
@@ -120,7 +135,63 @@ impl Sink for PcapSink {
     }
 }
 
+/// Installs SIGINT/SIGTERM: stop the pipeline and remember the signal.
+fn signals(stop: StopHandle) -> (Arc<AtomicI32>, Option<signal_hook::iterator::Handle>) {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let got = Arc::new(AtomicI32::new(0));
+    let Ok(mut sigs) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM]) else {
+        return (got, None);
+    };
+    let handle = sigs.handle();
+    let got2 = got.clone();
+    let spawned = std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            for s in sigs.forever() {
+                got2.store(s, Ordering::SeqCst);
+                stop.stop();
+            }
+        });
+    (got, spawned.ok().map(|_| handle))
+}
+
 pub fn run(a: DecryptArgs) -> Result<(), CliError> {
+    // Every output checked before anything is read or prompted for.
+    let to_stdout = a.output.as_deref() == Some(Path::new("-"));
+    if to_stdout && a.json {
+        return Err(CliError::Usage(
+            "-o - writes the pcap to standard output: --json cannot go there too \
+             (drop --json, or name a file for -o)"
+                .into(),
+        ));
+    }
+    let key_files = secrets::input_files(&a.keys);
+    let mut inputs = vec![InputSpec {
+        flag: "the capture",
+        path: Path::new(&a.input),
+    }];
+    inputs.extend(
+        key_files
+            .iter()
+            .map(|(flag, p)| InputSpec { flag, path: p }),
+    );
+    let mut outputs = Vec::new();
+    if let Some(p) = &a.output {
+        outputs.push(OutputSpec::new("-o", p, Role::Replace).or_stdout());
+    }
+    if let Some(p) = &a.export_keys {
+        outputs.push(OutputSpec::new("--export-keys", p, Role::Replace));
+    }
+    let mut targets = dest::check(&inputs, &outputs)?.into_iter();
+    let out_target = a.output.as_ref().and_then(|_| targets.next());
+    let keys_target = a.export_keys.as_ref().and_then(|_| targets.next());
+    // Human output goes to stderr while stdout carries the pcap.
+    let say: fn(std::fmt::Arguments<'_>) = if to_stdout {
+        super::write_stderr
+    } else {
+        super::write_stdout
+    };
+
     let networks = secrets::gather(&a.keys)?;
     if networks.is_empty() {
         return Err(CliError::Usage(format!(
@@ -134,18 +205,19 @@ pub fn run(a: DecryptArgs) -> Result<(), CliError> {
         Some(expr) => Some(BpfFilter::new(expr, src.dlt).map_err(CaptureError::from)?),
         None => None,
     };
-    let writer = match &a.output {
-        Some(p) => Some(
-            PcapWriter::create(
-                p,
+    let writer = match &out_target {
+        Some(t) => Some(
+            PcapWriter::create_target(
+                t,
                 if a.keep_80211 {
                     LINKTYPE_IEEE802_11
                 } else {
                     LINKTYPE_ETHERNET
                 },
+                t.path().map_or(Format::Pcap, Format::from_path),
             )
             .map_err(|err| CliError::Io {
-                what: format!("cannot create {}", p.display()),
+                what: format!("cannot create {}", t.display()),
                 err,
             })?,
         ),
@@ -162,13 +234,14 @@ pub fn run(a: DecryptArgs) -> Result<(), CliError> {
     // Decryption on every core: workers pre-decrypt, the engine keeps order
     // and state (see src/pipeline). A file source never drops.
     let stop = StopHandle::default();
+    let (signalled, sig_handle) = signals(stop.clone());
     let mut ord = DecryptOrdered {
         engine,
         sink,
         forwarded: 0,
         stop: stop.clone(),
     };
-    let workers = a.workers.unwrap_or_else(super::watch::default_workers);
+    let workers = a.workers.unwrap_or_else(super::bounds::default_workers);
     let outcome = pipeline::run(
         Source::File(src),
         workers,
@@ -179,9 +252,23 @@ pub fn run(a: DecryptArgs) -> Result<(), CliError> {
         stop,
         &mut ord,
     );
+    if let Some(h) = sig_handle {
+        h.close();
+    }
     let DecryptOrdered {
         engine, mut sink, ..
     } = ord;
+    let signal = signalled.load(Ordering::SeqCst);
+    if signal != 0 {
+        // The writer's drop removes OUT.partial; no key file is written.
+        drop(sink);
+        let what = out_target
+            .as_ref()
+            .map_or(String::new(), |t| format!(": {} not written", t.display()));
+        eprintln!("plugsniff: interrupted{what}");
+        let _ = signal_hook::low_level::emulate_default_handler(signal);
+        return Err(CliError::Usage("interrupted".into()));
+    }
     let read_error = outcome.error;
     let progress = outcome.progress;
     if let Some(err) = sink.error.take() {
@@ -197,40 +284,48 @@ pub fn run(a: DecryptArgs) -> Result<(), CliError> {
             err,
         })?;
     }
-    if let Some(p) = &a.export_keys {
-        keys_out::write_wireshark_keys(p, &engine.keys).map_err(|err| CliError::Io {
-            what: format!("writing {}", p.display()),
+    if let Some(t) = &keys_target {
+        keys_out::write_wireshark_keys_to(t, &engine.keys).map_err(|err| CliError::Io {
+            what: format!("writing {}", t.display()),
             err,
         })?;
     }
     let s = WifiSummary::from_engine(&engine);
     if a.json {
-        outln!("{}", s.to_json());
+        say(format_args!("{}\n", s.to_json()));
     } else {
-        crate::cli::write_stdout(format_args!("{}", s.to_text()));
+        say(format_args!("{}", s.to_text()));
         if let Some(expr) = &a.filter {
-            outln!(
-                "filter {expr:?}: {} of {} frames matched",
+            say(format_args!(
+                "filter {expr:?}: {} of {} frames matched\n",
                 progress.passed(),
                 progress.captured
-            );
+            ));
         }
-        if let Some(p) = &a.output {
+        if let Some(t) = &out_target {
+            let name = match t.path() {
+                Some(_) => a
+                    .output
+                    .as_ref()
+                    .map_or(t.display(), |p| p.display().to_string()),
+                None => "standard output".into(),
+            };
             let d = &sink.dedup;
             if d.retransmits + d.relayed > 0 {
-                outln!(
-                    "wrote {written} frames to {} (each MSDU once: {} MAC retransmission(s) and {} copy(ies) relayed by the AP not written again)",
-                    p.display(),
-                    d.retransmits,
-                    d.relayed
-                );
+                say(format_args!(
+                    "wrote {written} frames to {name} (each MSDU once: {} MAC retransmission(s) and {} copy(ies) relayed by the AP not written again)\n",
+                    d.retransmits, d.relayed
+                ));
             } else {
-                outln!("wrote {written} frames to {}", p.display());
+                say(format_args!("wrote {written} frames to {name}\n"));
             }
         }
     }
-    match read_error {
-        Some(e) => Err(e.into()),
+    if let Some(e) = read_error {
+        return Err(e.into());
+    }
+    match crate::output::summary::keys_unconfirmed(&engine, true) {
+        Some(msg) => Err(CliError::KeysUnconfirmed(msg)),
         None => Ok(()),
     }
 }

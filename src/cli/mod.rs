@@ -1,8 +1,11 @@
 //! Command line: argument parsing, secrets, and the commands.
 //!
 //! Exit codes: 0 success; 1 the capture failed mid-run; 2 usage or
-//! configuration (clap also uses 2); 3 the capture source could not be
-//! opened; 4 an output could not be written. See [`CliError::exit_code`].
+//! configuration (clap also uses 2; an argument out of its [`bounds`]; an
+//! output refused by [`crate::output::dest`]); 3 the capture source could not
+//! be opened; 4 an output could not be written; 5 keys were given and
+//! handshakes seen, but no key could be confirmed (every MIC failed). See
+//! [`CliError::exit_code`].
 //!
 //! Reports go to stdout through `outln!` (a private macro), which ignores a closed stdout
 //! (`plugsniff decrypt … | head`): the work is done and its files written;
@@ -16,6 +19,7 @@ macro_rules! outln {
 }
 
 pub mod bench;
+pub mod bounds;
 pub mod config;
 pub mod daemon;
 pub mod decrypt;
@@ -30,6 +34,13 @@ use std::process::ExitCode;
 pub fn write_stdout(args: std::fmt::Arguments<'_>) {
     use std::io::Write;
     let _ = std::io::stdout().lock().write_fmt(args);
+}
+
+/// Writes to stderr, ignoring errors (human output while stdout carries a
+/// pcap: `-o -`, `-w -`).
+pub fn write_stderr(args: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let _ = std::io::stderr().lock().write_fmt(args);
 }
 
 use clap::{Args, Parser, Subcommand};
@@ -211,7 +222,17 @@ pub enum CliError {
     Capture(#[from] crate::capture::CaptureError),
     #[error("{what}: {err}")]
     Io { what: String, err: std::io::Error },
+    /// An output that would destroy an input or a non-file (exit 2).
+    #[error(transparent)]
+    Refused(#[from] crate::output::dest::Refused),
+    /// Keys given, handshakes seen, none confirmed (exit 5): the words say
+    /// what is wrong (the passphrase or SSID, the PMK).
+    #[error("{0}")]
+    KeysUnconfirmed(String),
 }
+
+/// The exit code of [`CliError::KeysUnconfirmed`].
+pub const EXIT_KEYS_UNCONFIRMED: u8 = 5;
 
 impl CliError {
     /// Exit codes (documented in the README): 1 the capture failed mid-run
@@ -219,11 +240,13 @@ impl CliError {
     /// that does not compile, or `-f` without libpcap), 3 the capture source
     /// could not be opened (missing file or interface, not 802.11, monitor
     /// mode refused, live capture without libpcap), 4 an output could not be
-    /// written (disk full…).
+    /// written (disk full…), 5 keys were given and handshakes seen but every
+    /// MIC failed (`decrypt`, `watch -r`; after the summary).
     pub fn exit_code(&self) -> u8 {
         use crate::capture::CaptureError;
         match self {
-            CliError::Usage(_) | CliError::Config(_) => 2,
+            CliError::Usage(_) | CliError::Config(_) | CliError::Refused(_) => 2,
+            CliError::KeysUnconfirmed(_) => EXIT_KEYS_UNCONFIRMED,
             CliError::Capture(CaptureError::Filter(_)) => 2,
             CliError::Capture(CaptureError::Read { .. }) => 1,
             CliError::Capture(_) => 3,

@@ -15,6 +15,26 @@ use crate::wpa::keys::Passphrase;
 pub const ENV_PASSPHRASE: &str = "PLUGSNIFF_PASSPHRASE";
 pub const ENV_PMK: &str = "PLUGSNIFF_PMK";
 
+/// The files the keys come from (the config file, the Wireshark key files),
+/// for [`crate::output::dest::check`]: no output may be one of them. A config
+/// that does not parse names no key file here; [`gather`] reports it.
+pub fn input_files(a: &KeyArgs) -> Vec<(&'static str, std::path::PathBuf)> {
+    let mut v = Vec::new();
+    if let Some(c) = &a.config {
+        v.push(("--config", std::path::PathBuf::from(c)));
+        if let Some(w) = ConfigFile::load(c)
+            .ok()
+            .and_then(|f| f.wireshark_keys_path(c))
+        {
+            v.push(("wireshark_keys (in the config)", w));
+        }
+    }
+    if let Some(w) = &a.wireshark_keys {
+        v.push(("--wireshark-keys", std::path::PathBuf::from(w)));
+    }
+    v
+}
+
 pub fn gather(a: &KeyArgs) -> Result<Vec<NetworkSecret>, CliError> {
     let mut out = Vec::new();
     if let Some(path) = &a.config {

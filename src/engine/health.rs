@@ -170,6 +170,25 @@ pub struct HealthWarning {
     pub message: String,
 }
 
+/// What the handshake tracker knows of a station's key, for the advice a
+/// station without a usable key gets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyState {
+    /// A key is installed: its traffic decrypts.
+    Usable,
+    /// No handshake (or too little of one) seen: the device must reconnect.
+    NoHandshake,
+    /// Handshakes seen, none confirmed a key.
+    Failed {
+        /// Handshakes that failed (once per handshake).
+        handshakes: u32,
+        /// Every MIC failed with the passphrase(s) given.
+        passphrase_wrong: bool,
+        /// The tracker's diagnosis in words (what key to give, and where).
+        why: String,
+    },
+}
+
 const W_ONE_WAY: u8 = 1;
 const W_MISSED: u8 = 2;
 const W_NO_HANDSHAKE: u8 = 4;
@@ -247,13 +266,15 @@ impl HealthTracker {
         self.stations.get(&(bssid, sta))
     }
 
-    /// New warnings since the last call. `has_key(bssid, sta)` says whether the
-    /// station's traffic can be decrypted; `at_end` relaxes the time condition.
+    /// New warnings since the last call. `key(bssid, sta)` says whether the
+    /// station's traffic can be decrypted, and if not why (no handshake, or
+    /// handshakes whose MIC failed: the advice differs); `at_end` relaxes the
+    /// time condition.
     pub fn warnings(
         &mut self,
         now: Ts,
         at_end: bool,
-        has_key: impl Fn(MacAddr, MacAddr) -> bool,
+        key: impl Fn(MacAddr, MacAddr) -> KeyState,
     ) -> Vec<HealthWarning> {
         let mut out = Vec::new();
         for ((bssid, sta), h) in self.stations.iter_mut() {
@@ -288,19 +309,40 @@ impl HealthTracker {
                     ),
                 });
             }
-            if total >= 5
-                && !has_key(*bssid, *sta)
-                && (span >= 10 || at_end)
-                && h.warned & W_NO_HANDSHAKE == 0
-            {
+            if total >= 5 && (span >= 10 || at_end) && h.warned & W_NO_HANDSHAKE == 0 {
+                let (kind, message) = match key(*bssid, *sta) {
+                    KeyState::Usable => continue,
+                    KeyState::NoHandshake => (
+                        "no_handshake",
+                        format!(
+                            "no handshake for STA {sta} yet: reconnect that device (e.g. power-cycle the plug) while capturing"
+                        ),
+                    ),
+                    KeyState::Failed {
+                        handshakes,
+                        passphrase_wrong: true,
+                        ..
+                    } => (
+                        "handshake_failed",
+                        format!(
+                            "{handshakes} handshake(s) seen for STA {sta}, every MIC failed: the passphrase or SSID is wrong"
+                        ),
+                    ),
+                    KeyState::Failed {
+                        handshakes, why, ..
+                    } => (
+                        "handshake_failed",
+                        format!(
+                            "{handshakes} handshake(s) seen for STA {sta}, no key confirmed: {why}"
+                        ),
+                    ),
+                };
                 h.warned |= W_NO_HANDSHAKE;
                 out.push(HealthWarning {
                     bssid: *bssid,
                     sta: *sta,
-                    kind: "no_handshake",
-                    message: format!(
-                        "no handshake for STA {sta} yet: reconnect that device (e.g. power-cycle the plug) while capturing"
-                    ),
+                    kind,
+                    message,
                 });
             }
         }
@@ -340,16 +382,56 @@ mod tests {
                 &d,
             );
         }
-        let w = h.warnings(Ts::from_micros(100, 0), false, |_, _| true);
+        let w = h.warnings(Ts::from_micros(100, 0), false, |_, _| KeyState::Usable);
         let kinds: Vec<_> = w.iter().map(|w| w.kind).collect();
         assert_eq!(kinds, vec!["frames_missed", "one_direction"]);
         assert!(
-            h.warnings(Ts::from_micros(200, 0), true, |_, _| true)
+            h.warnings(Ts::from_micros(200, 0), true, |_, _| KeyState::Usable)
                 .is_empty(),
             "raised once"
         );
         let (_, s) = h.stations().next().unwrap();
         assert_eq!(s.missed_estimate, 99);
+    }
+
+    /// Handshakes whose MIC failed get the passphrase advice, not "no
+    /// handshake … power-cycle the plug" (issue 12).
+    #[test]
+    fn failed_handshakes_name_the_passphrase_not_the_plug() {
+        let advice = |state: KeyState| {
+            let mut h = HealthTracker::default();
+            for i in 0..6u16 {
+                let f = frame(DsDir::ToDs, i);
+                let d = Dot11::new_checked(&f, false).unwrap();
+                h.observe(
+                    Ts::from_micros(i64::from(i), 0),
+                    LinkKind::Ieee80211,
+                    &f,
+                    &d,
+                );
+            }
+            h.warnings(Ts::from_micros(20, 0), true, |_, _| state.clone())
+        };
+        let w = advice(KeyState::Failed {
+            handshakes: 4,
+            passphrase_wrong: true,
+            why: String::new(),
+        });
+        assert_eq!(w.len(), 1);
+        assert_eq!(w[0].kind, "handshake_failed");
+        assert!(
+            w[0].message.contains("4 handshake(s) seen")
+                && w[0]
+                    .message
+                    .contains("every MIC failed: the passphrase or SSID is wrong"),
+            "{}",
+            w[0].message
+        );
+        assert!(!w[0].message.contains("power-cycle"));
+        let w = advice(KeyState::NoHandshake);
+        assert_eq!(w[0].kind, "no_handshake");
+        assert!(w[0].message.contains("power-cycle"));
+        assert!(advice(KeyState::Usable).is_empty());
     }
 
     /// The rates the AP uses come from radiotap's MCS (bit 19) and VHT

@@ -43,7 +43,8 @@ enum EventBody<'a> {
 
 #[derive(Serialize)]
 struct WarningEvent {
-    /// `one_direction`, `frames_missed`, `no_handshake`, or an attack kind.
+    /// `one_direction`, `frames_missed`, `no_handshake`, `handshake_failed`,
+    /// or an attack kind.
     pub kind: &'static str,
     pub bssid: String,
     pub sta: String,

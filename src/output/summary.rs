@@ -7,6 +7,31 @@ use serde::Serialize;
 use crate::engine::{DropReason, Engine, LinkStats};
 use crate::wire::MacAddr;
 
+/// The words of exit code 5 (`decrypt`, `watch -r`): keys were given,
+/// handshakes were seen, every MIC failed and nothing was decrypted. `None`
+/// when a key was confirmed, something decrypted (a raw TK), no handshake
+/// was checked, or no key was given.
+pub fn keys_unconfirmed(e: &Engine, keys_given: bool) -> Option<String> {
+    let v = e.tracker.verdict();
+    if !keys_given || !v.every_mic_failed() || e.counters.decrypted > 0 {
+        return None;
+    }
+    let n = v.passphrase_failed.saturating_add(v.pmk_failed);
+    let why = match (v.passphrase_failed > 0, v.pmk_failed > 0) {
+        (true, false) => "the passphrase or SSID is wrong",
+        (false, _) => {
+            "none of the given PMKs or MSKs is this network's (an SAE PMK is new at every authentication)"
+        }
+        (true, true) => {
+            "the passphrase or SSID is wrong, and none of the given PMKs or MSKs verifies either"
+        }
+    };
+    Some(format!(
+        "{n} handshake(s) seen from {} station(s), every MIC failed: {why} (no key confirmed, nothing decrypted)",
+        v.stations_failed
+    ))
+}
+
 #[derive(Debug, Serialize)]
 pub struct WifiSummary {
     pub frames: Totals,

@@ -218,11 +218,7 @@ impl Watcher {
 
     /// Turns new capture-health warnings into events.
     fn health_events(&mut self, ts: Ts, at_end: bool) {
-        let keys = &self.engine.keys;
-        let warnings = self
-            .engine
-            .health
-            .warnings(ts, at_end, |b, s| !keys.pairwise(b, s).is_empty());
+        let warnings = self.engine.health_warnings(ts, at_end);
         for w in warnings {
             self.an.events.push(Event {
                 ts,

@@ -402,6 +402,26 @@ struct Scheme {
     cipher: Cipher,
 }
 
+/// How a run's handshakes went ([`Tracker::verdict`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Verdict {
+    /// Stations with a key confirmed by a MIC.
+    pub confirmed_stations: usize,
+    /// Stations whose handshakes all failed their MIC with every key given.
+    pub stations_failed: usize,
+    /// Their handshakes no configured passphrase verified (once per handshake).
+    pub passphrase_failed: u32,
+    /// Their handshakes no configured PMK or MSK verified.
+    pub pmk_failed: u32,
+}
+
+impl Verdict {
+    /// Handshakes were seen and checked, and none confirmed a key.
+    pub fn every_mic_failed(&self) -> bool {
+        self.confirmed_stations == 0 && self.passphrase_failed.saturating_add(self.pmk_failed) > 0
+    }
+}
+
 /// Handshake tracker for every station, plus the SSIDs learned from the air.
 pub struct Tracker {
     networks: Vec<NetworkSecret>,
@@ -502,6 +522,30 @@ impl Tracker {
         self.stations.get(&(bssid, sta))
     }
 
+    /// How the run's handshakes went, over every station: what the exit
+    /// code of `decrypt` and `watch -r` is decided by.
+    pub fn verdict(&self) -> Verdict {
+        let mut v = Verdict::default();
+        for ((b, s), st) in &self.stations {
+            if st.keys_installed > 0 || st.status == KeyStatus::Confirmed {
+                v.confirmed_stations += 1;
+                continue;
+            }
+            let failed = st.handshakes_failed;
+            match st.last_failure.as_ref().unwrap_or(&st.status) {
+                KeyStatus::MicMismatch if self.passphrase_confirmed_elsewhere(*b, *s).is_none() => {
+                    v.passphrase_failed = v.passphrase_failed.saturating_add(failed.max(1));
+                }
+                KeyStatus::PmkMismatch { .. } => {
+                    v.pmk_failed = v.pmk_failed.saturating_add(failed.max(1));
+                }
+                _ => continue,
+            }
+            v.stations_failed += 1;
+        }
+        v
+    }
+
     /// The diagnosis of a station in words: its status, what to supply for
     /// SAE, OWE and 802.1X, "a different passphrase" when another station or
     /// the AP's PMKID confirmed the configured one, and both when some
@@ -546,7 +590,11 @@ impl Tracker {
 
     /// A configured passphrase for this BSS's SSID that a MIC confirmed for
     /// another station, or that the AP's PMKID in message 1 matched.
-    fn passphrase_confirmed_elsewhere(&self, bssid: MacAddr, sta: MacAddr) -> Option<Confirmation> {
+    pub fn passphrase_confirmed_elsewhere(
+        &self,
+        bssid: MacAddr,
+        sta: MacAddr,
+    ) -> Option<Confirmation> {
         let ssid = self.ssids.get(&bssid);
         for (net, (b, s)) in &self.confirmed_nets {
             let Some(n) = self.networks.get(*net) else {
