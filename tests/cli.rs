@@ -374,3 +374,70 @@ fn closed_stdout_is_not_a_panic() {
     }
     assert!(count_records(&out).1 > 0);
 }
+
+/// `decrypt --bssid` / `--ssid` write one network of a capture that holds
+/// two (as airdecap-ng's `-b` / `-e`): each selection writes what decrypting
+/// that network's own capture writes, and the rest is counted, not written.
+#[test]
+fn bssid_and_ssid_select_networks() {
+    let Some(dir) = shared_captures() else { return };
+    if !which("mergecap") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b) = (
+        dir.join("wpa2-psk-linksys.cap"),
+        dir.join("ping_I_F_BE_AE-fromap.pcapng"),
+    );
+    let both = tmp.path().join("both.pcapng");
+    let st = Command::new("mergecap")
+        .arg("-w")
+        .arg(&both)
+        .arg(&a)
+        .arg(&b)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let cfg = config(
+        tmp.path(),
+        &format!("{LINKSYS}[[network]]\nssid = \"testnetwork\"\npassphrase = \"abcdefgh\"\n"),
+    );
+    let decrypt = |input: &Path, name: &str, extra: &[&str]| -> (usize, String) {
+        let out = tmp.path().join(name);
+        let o = bin()
+            .arg("decrypt")
+            .arg(input)
+            .arg("-o")
+            .arg(&out)
+            .arg("--config")
+            .arg(&cfg)
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        (
+            count_records(&out).1,
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+        )
+    };
+    let (alone_a, _) = decrypt(&a, "a.pcap", &[]);
+    let (alone_b, _) = decrypt(&b, "b.pcap", &[]);
+    let (all, _) = decrypt(&both, "all.pcap", &[]);
+    assert_eq!(all, alone_a + alone_b);
+    let (only_a, said) = decrypt(&both, "only-a.pcap", &["--bssid", "00:0b:86:c2:a4:85"]);
+    assert_eq!(only_a, alone_a);
+    assert!(said.contains("not selected by --bssid/--ssid"), "{said}");
+    let (only_b, _) = decrypt(&both, "only-b.pcap", &["--ssid", "testnetwork"]);
+    assert_eq!(only_b, alone_b);
+    let (none, _) = decrypt(&both, "none.pcap", &["-b", "02:00:00:00:00:99"]);
+    assert_eq!(none, 0);
+    // A group address is not a BSSID: a usage error.
+    let o = bin()
+        .arg("decrypt")
+        .arg(&both)
+        .args(["--bssid", "ff:ff:ff:ff:ff:ff", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+}

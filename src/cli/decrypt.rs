@@ -55,8 +55,63 @@ pub struct DecryptArgs {
     #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new()
         .range(super::bounds::WORKERS))]
     pub workers: Option<usize>,
+    /// Write only the frames of this access point (repeatable), as
+    /// airdecap-ng's `-b`. `--ssid` selects by network name the same way
+    /// (airdecap-ng's `-e`): only BSSes announcing it are written. Frames of
+    /// other networks are still read (their handshakes count in the summary)
+    /// and counted as not selected.
+    #[arg(short = 'b', long = "bssid", value_name = "MAC", value_parser = parse_bssid)]
+    pub bssid: Vec<crate::wire::MacAddr>,
     #[command(flatten)]
     pub keys: KeyArgs,
+}
+
+fn parse_bssid(s: &str) -> Result<crate::wire::MacAddr, String> {
+    super::config::parse_mac(s)
+        .filter(|m| !m.is_group())
+        .ok_or_else(|| format!("{s:?} is not a unicast MAC address (aa:bb:cc:dd:ee:ff)"))
+}
+
+/// Which networks' frames are written (`--bssid`, `--ssid`); all when neither
+/// is given.
+#[derive(Default)]
+pub struct Selection {
+    bssids: Vec<crate::wire::MacAddr>,
+    ssid: Option<Vec<u8>>,
+    /// BSSIDs announcing `ssid`, as of `epoch` of the engine's tracker.
+    by_ssid: Vec<crate::wire::MacAddr>,
+    epoch: Option<u64>,
+    /// Frames (MSDUs or MPDUs) of other networks, not written.
+    pub not_selected: u64,
+}
+
+impl Selection {
+    fn active(&self) -> bool {
+        !self.bssids.is_empty() || self.ssid.is_some()
+    }
+
+    /// Re-reads the BSSIDs of the selected SSID when the tracker learned an
+    /// SSID since the last call (`O(1)` otherwise).
+    fn refresh(&mut self, tracker: &crate::wpa::handshake::Tracker) {
+        let Some(ssid) = &self.ssid else { return };
+        if self.epoch == Some(tracker.ssid_epoch()) {
+            return;
+        }
+        self.epoch = Some(tracker.ssid_epoch());
+        self.by_ssid = tracker.bssids_of(ssid).collect();
+    }
+
+    /// True when a frame of `bssid` is to be written (counted otherwise).
+    fn admits(&mut self, bssid: Option<crate::wire::MacAddr>) -> bool {
+        if !self.active() {
+            return true;
+        }
+        let ok = bssid.is_some_and(|b| self.bssids.contains(&b) || self.by_ssid.contains(&b));
+        if !ok {
+            self.not_selected += 1;
+        }
+        ok
+    }
 }
 
 /// The ordered stage of `decrypt`: the engine writing into the pcap sink.
@@ -69,6 +124,7 @@ struct DecryptOrdered {
 
 impl Ordered for DecryptOrdered {
     fn frame(&mut self, f: &mut Frame) {
+        self.sink.select.refresh(&self.engine.tracker);
         // Each frame carries its interface's link type (pcapng may mix them).
         match crate::wire::link::LinkKind::from_dlt(f.dlt) {
             Some(kind) => {
@@ -99,6 +155,7 @@ pub struct PcapSink {
     pub error: Option<io::Error>,
     /// Ethernet output: each MSDU once (as `watch -w` writes it).
     pub dedup: crate::output::pcap_out::EthernetDedup,
+    pub select: Selection,
 }
 
 impl PcapSink {
@@ -116,6 +173,14 @@ impl Sink for PcapSink {
         if !self.keep_80211 || (!m.decrypted && !self.include_plaintext) || self.error.is_some() {
             return;
         }
+        if self.select.active() {
+            let bssid = crate::wire::dot11::Dot11::new_checked(m.frame, false)
+                .ok()
+                .and_then(|d| d.bssid());
+            if !self.select.admits(bssid) {
+                return;
+            }
+        }
         if let Some(w) = self.writer.as_mut() {
             let r = w.write(m.ts, m.frame);
             self.record(r);
@@ -123,6 +188,9 @@ impl Sink for PcapSink {
     }
     fn msdu(&mut self, m: &Msdu<'_>) {
         if self.keep_80211 || (!m.decrypted && !self.include_plaintext) || self.error.is_some() {
+            return;
+        }
+        if !self.select.admits(m.bssid) {
             return;
         }
         if !self.dedup.keep(m) {
@@ -229,6 +297,11 @@ pub fn run(a: DecryptArgs) -> Result<(), CliError> {
         include_plaintext: a.include_plaintext,
         error: None,
         dedup: Default::default(),
+        select: Selection {
+            bssids: a.bssid.clone(),
+            ssid: a.keys.ssid.as_ref().map(|s| s.as_bytes().to_vec()),
+            ..Selection::default()
+        },
     };
     let engine = Engine::new(networks);
     // Decryption on every core: workers pre-decrypt, the engine keeps order
@@ -310,6 +383,12 @@ pub fn run(a: DecryptArgs) -> Result<(), CliError> {
                     .map_or(t.display(), |p| p.display().to_string()),
                 None => "standard output".into(),
             };
+            if sink.select.not_selected > 0 {
+                say(format_args!(
+                    "{} frame(s) of networks not selected by --bssid/--ssid not written\n",
+                    sink.select.not_selected
+                ));
+            }
             let d = &sink.dedup;
             if d.retransmits + d.relayed > 0 {
                 say(format_args!(
