@@ -621,3 +621,66 @@ fn decrypted_output_replays_to_the_same_messages() {
     assert!(!want.is_empty());
     assert_eq!(got, want);
 }
+
+/// A real HS110 capture stripped to raw IP (no MAC in any frame) names the
+/// plug as the Ethernet capture does: its MAC is learned from DHCP and its
+/// own sysinfo, and every message, the cloud links and the last relay state
+/// are its own (they used to be attributed to no device).
+#[test]
+fn raw_ip_capture_attributes_messages_to_the_device() {
+    let real = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/captures/kasa-hs110-wired.pcapng"
+    );
+    if !std::path::Path::new(real).exists() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{real} missing under CI=true"
+        );
+        eprintln!("skipping: {real} not found");
+        return;
+    }
+    let (dlt, frames) = plugsniff::capture::file::read_all(std::path::Path::new(real)).unwrap();
+    assert_eq!(dlt, 1);
+    let raw: Vec<_> = frames
+        .iter()
+        .filter(|f| f.data.get(12..14) == Some(&[0x08, 0x00]))
+        .map(|f| (f.ts, f.data[14..].to_vec()))
+        .collect();
+    let tmp = tempfile::tempdir().unwrap();
+    let rawip = tmp.path().join("rawip.pcap");
+    std::fs::write(
+        &rawip,
+        plugsniff::output::pcap_out::encode(plugsniff::output::pcap_out::Format::Pcap, 101, &raw),
+    )
+    .unwrap();
+    let plug = |path: &std::path::Path| -> serde_json::Value {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_plugsniff"))
+            .arg("watch")
+            .arg("-r")
+            .arg(path)
+            .arg("--json")
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let out = String::from_utf8(o.stdout).unwrap();
+        let summary: serde_json::Value = serde_json::from_str(out.lines().last().unwrap()).unwrap();
+        summary["devices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["role"] == "plug")
+            .cloned()
+            .expect("a plug in the inventory")
+    };
+    let (eth, ip) = (plug(std::path::Path::new(real)), plug(&rawip));
+    for k in ["mac", "ip", "model", "relay_on", "messages", "protocols"] {
+        assert_eq!(
+            ip[k], eth[k],
+            "{k}: raw IP {} vs Ethernet {}",
+            ip[k], eth[k]
+        );
+    }
+    assert_eq!(ip["relay_on"], false, "the last sysinfo said OFF");
+    assert_eq!(ip["messages"], 41);
+}

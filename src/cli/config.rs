@@ -706,16 +706,7 @@ fn parse_hex_array<const N: usize>(s: &str) -> Option<[u8; N]> {
 
 /// `aa:bb:cc:dd:ee:ff` (or with `-`).
 pub fn parse_mac(s: &str) -> Option<MacAddr> {
-    let mut a = [0u8; 6];
-    let mut n = 0;
-    for (i, p) in s.trim().split([':', '-']).enumerate() {
-        if i >= 6 || p.len() != 2 {
-            return None;
-        }
-        a[i] = u8::from_str_radix(p, 16).ok()?;
-        n += 1;
-    }
-    (n == 6).then_some(MacAddr(a))
+    MacAddr::parse_any(s)
 }
 
 /// Reads Wireshark's `80211_keys` file (see [`parse_wireshark_keys`]).
