@@ -187,13 +187,11 @@ impl Sink for PcapSink {
         }
     }
     fn msdu(&mut self, m: &Msdu<'_>) {
-        if self.keep_80211 || (!m.decrypted && !self.include_plaintext) || self.error.is_some() {
+        if self.keep_80211 {
             return;
         }
-        if !self.select.admits(m.bssid) {
-            return;
-        }
-        if !self.dedup.keep(m) {
+        let wanted = (m.decrypted || self.include_plaintext) && self.error.is_none();
+        if !self.dedup.keep(m, wanted) || !self.select.admits(m.bssid) {
             return;
         }
         if let Some(w) = self.writer.as_mut() {

@@ -194,7 +194,8 @@ pub struct PcapTap {
 
 impl crate::engine::Sink for PcapTap {
     fn msdu(&mut self, m: &crate::engine::Msdu<'_>) {
-        if !m.decrypted || self.error.is_some() || !self.dedup.keep(m) {
+        let wanted = m.decrypted && self.error.is_none();
+        if !self.dedup.keep(m, wanted) {
             return;
         }
         if let Some(p) = self.out.as_mut() {

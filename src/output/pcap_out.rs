@@ -224,13 +224,19 @@ pub struct EthernetDedup {
 }
 
 impl EthernetDedup {
-    /// True when `m` (a decrypted or plaintext MSDU) is to be written.
-    pub fn keep(&mut self, m: &Msdu<'_>) -> bool {
+    /// True when `m` is to be written. Every MSDU the engine hands on goes
+    /// through here, `wanted` or not (plaintext EAPOL tells which addresses
+    /// are stations); only the wanted ones are counted.
+    pub fn keep(&mut self, m: &Msdu<'_>, wanted: bool) -> bool {
         if m.retransmit {
-            self.retransmits += 1;
+            self.retransmits += u64::from(wanted);
             return false;
         }
-        if self.relay.is_relay(m) {
+        let relay = self.relay.is_relay(m);
+        if !wanted {
+            return false;
+        }
+        if relay {
             self.relayed += 1;
             return false;
         }
