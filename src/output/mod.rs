@@ -6,6 +6,7 @@ pub mod files;
 pub mod json;
 pub mod keys_out;
 pub mod live;
+pub mod msgid;
 pub mod pcap_out;
 pub mod summary;
 pub mod watch_summary;

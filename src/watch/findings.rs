@@ -81,6 +81,7 @@ impl Analyzer {
                     let (src, dst) = ends.oriented(dir);
                     self.events.push(Event {
                         ts,
+                        anchor: None,
                         body: EventBody::Undecodable(UndecodableEvent {
                             protocol,
                             src,
@@ -118,6 +119,7 @@ impl Analyzer {
                     };
                     self.events.push(Event {
                         ts,
+                        anchor: None,
                         body: EventBody::KlapSession(KlapSessionEvent {
                             src: ends.client,
                             dst: ends.server,
@@ -164,6 +166,7 @@ impl Analyzer {
                     }
                     self.events.push(Event {
                         ts,
+                        anchor: None,
                         body: EventBody::Discovery(DiscoveryEvent {
                             protocol: d.protocol,
                             src,
@@ -195,6 +198,7 @@ impl Analyzer {
                     }
                     self.events.push(Event {
                         ts: at,
+                        anchor: None,
                         body: EventBody::CloudLink(CloudEvent {
                             state: if c.closed {
                                 CloudState::Closed
@@ -289,6 +293,7 @@ impl Analyzer {
             .map(str::to_owned);
         self.events.push(Event {
             ts,
+            anchor: None,
             body: EventBody::Message(MessageEvent {
                 protocol: m.protocol,
                 transport: m.transport,
@@ -308,6 +313,7 @@ impl Analyzer {
             self.stats.inc(Count::CredentialLeaks);
             self.events.push(Event {
                 ts,
+                anchor: None,
                 body: EventBody::CredentialLeak(l),
             });
         }
