@@ -71,9 +71,15 @@ pub fn run(a: DaemonArgs) -> Result<(), CliError> {
         }
     }
     let out = cfg.output.clone().unwrap_or_default();
-    if !out.live && !out.json && out.jsonl.is_none() && out.pcap.is_none() {
+    if !out.live
+        && !out.json
+        && out.jsonl.is_none()
+        && out.pcap.is_none()
+        && out.mqtt.is_none()
+        && out.metrics.is_none()
+    {
         return Err(CliError::Usage(format!(
-            "{}: [output] has no sink: set live, json, jsonl or pcap",
+            "{}: [output] has no sink: set live, json, jsonl or pcap, or [output.mqtt] or [output.metrics]",
             a.config
         )));
     }
@@ -119,7 +125,7 @@ pub fn run(a: DaemonArgs) -> Result<(), CliError> {
             .as_ref()
             .is_none_or(|d| d.sandbox.unwrap_or(true)),
         decoders: cfg.decoder_config(&a.config, out.show_secrets)?,
-        sinks: Vec::new(),
+        sinks: super::outputs::start(out.mqtt.as_ref(), out.metrics.as_ref(), &a.config)?,
         summary_on_stdout: out.live || out.json,
     })
 }
