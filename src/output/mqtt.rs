@@ -831,7 +831,9 @@ impl Proto for V4 {
                 C::BadUserNamePassword => Failure::Refused(
                     "bad user name or password (username/password in [output.mqtt])".into(),
                 ),
-                C::NotAuthorized => Failure::Refused("not authorized".into()),
+                C::NotAuthorized => Failure::Refused(
+                    "not authorized: wrong username or password, or a user the broker does not admit (username/password in [output.mqtt])".into(),
+                ),
                 C::BadClientId => Failure::Refused("client id rejected (client_id)".into()),
                 C::RefusedProtocolVersion => {
                     Failure::Refused("MQTT 3.1.1 not accepted (try protocol = 5)".into())
@@ -929,7 +931,9 @@ impl Proto for V5 {
                 C::BadUserNamePassword => Failure::Refused(
                     "bad user name or password (username/password in [output.mqtt])".into(),
                 ),
-                C::NotAuthorized => Failure::Refused("not authorized".into()),
+                C::NotAuthorized => Failure::Refused(
+                    "not authorized: wrong username or password, or a user the broker does not admit (username/password in [output.mqtt])".into(),
+                ),
                 C::ClientIdentifierNotValid | C::BadClientId => {
                     Failure::Refused("client id rejected (client_id)".into())
                 }
@@ -1008,6 +1012,8 @@ impl Io<'_> {
 async fn run<P: Proto>(io: &Io<'_>, o: Opts, mut events: tokio::sync::mpsc::Receiver<Msg>) {
     let (client, mut lp) = P::build(o);
     let feeder_done = std::cell::Cell::new(false);
+    // Whether the broker is connected now (the poller tells the feeder).
+    let (up_tx, up_rx) = tokio::sync::watch::channel(false);
     let poller = async {
         let mut rescued: VecDeque<P::Req> = VecDeque::new();
         let mut backoff = io.timing.min;
@@ -1034,6 +1040,7 @@ async fn run<P: Proto>(io: &Io<'_>, o: Opts, mut events: tokio::sync::mpsc::Rece
                 Polled::ConnAck => {
                     P::put_pending(&mut lp, std::mem::take(&mut rescued));
                     io.sh.stats.connected.store(true, Ordering::Relaxed);
+                    let _ = up_tx.send(true);
                     MqttStats::inc(&io.sh.stats.connects);
                     backoff = io.timing.min;
                     io.report(Startup::Connected);
@@ -1060,6 +1067,7 @@ async fn run<P: Proto>(io: &Io<'_>, o: Opts, mut events: tokio::sync::mpsc::Rece
                 Polled::Failed(f) => {
                     rescued.extend(P::take_pending(&mut lp));
                     io.sh.stats.connected.store(false, Ordering::Relaxed);
+                    let _ = up_tx.send(false);
                     MqttStats::inc(&io.sh.stats.connect_failures);
                     if down_since.is_none() {
                         down_since = Some(Instant::now());
@@ -1072,9 +1080,6 @@ async fn run<P: Proto>(io: &Io<'_>, o: Opts, mut events: tokio::sync::mpsc::Rece
                     if first {
                         io.report(Startup::Failed(f.clone()));
                     }
-                    if matches!(f, Failure::Refused(_) | Failure::Tls(_)) {
-                        tracing::error!("MQTT: {f}");
-                    }
                     tokio::select! {
                         _ = tokio::time::sleep(backoff) => {}
                         _ = io.sh.abort.notified() => return false,
@@ -1085,7 +1090,14 @@ async fn run<P: Proto>(io: &Io<'_>, o: Opts, mut events: tokio::sync::mpsc::Rece
         }
     };
     let feeder = async {
+        let mut up = up_rx;
         loop {
+            // Nothing is handed to rumqttc while the broker is away: the
+            // queue (`queue` events) is then the only buffer, and what
+            // overflows it is counted.
+            if up.wait_for(|c| *c).await.is_err() {
+                break;
+            }
             publish_retained::<P>(io, &client).await;
             let m = tokio::select! {
                 biased;
@@ -1101,6 +1113,7 @@ async fn run<P: Proto>(io: &Io<'_>, o: Opts, mut events: tokio::sync::mpsc::Rece
             }
         }
         // The queue is closed: the final documents, then DISCONNECT.
+        let _ = up.wait_for(|c| *c).await;
         publish_retained::<P>(io, &client).await;
         P::disconnect(&client).await;
         feeder_done.set(true);
