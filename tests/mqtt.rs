@@ -468,10 +468,12 @@ fn check_discovery(topic: &str, doc: &Value) -> Result<(), String> {
             && s.bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
     };
-    if !(parts.len() == 5 && parts[0] == "homeassistant" && parts[4] == "config")
-        || !ok_id(parts[2])
-        || !ok_id(parts[3])
-    {
+    let shaped = parts.len() == 5
+        && parts[0] == "homeassistant"
+        && parts[4] == "config"
+        && ok_id(parts[2])
+        && ok_id(parts[3]);
+    if !shaped {
         return Err(format!(
             "topic {topic} is not <prefix>/<component>/<node_id>/<object_id>/config"
         ));
