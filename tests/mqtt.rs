@@ -1528,4 +1528,43 @@ fn broker_restart_mid_capture_live_daemon_and_metrics() {
     assert_eq!(sample(&m, "plugsniff_mqtt_connected", &[]), Some(1.0));
     assert_eq!(m["types"]["plugsniff_frames_read"], "counter");
     assert_eq!(m["types"]["plugsniff_device_power_watts"], "gauge");
+    // Every metric the Grafana dashboard queries is one the daemon exports.
+    let dash: Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/docs/grafana/plugsniff.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let mut exprs = Vec::new();
+    fn walk(v: &Value, out: &mut Vec<String>) {
+        match v {
+            Value::Object(o) => {
+                for (k, x) in o {
+                    match (k.as_str(), x.as_str()) {
+                        ("expr", Some(e)) => out.push(e.to_string()),
+                        _ => walk(x, out),
+                    }
+                }
+            }
+            Value::Array(a) => a.iter().for_each(|x| walk(x, out)),
+            _ => {}
+        }
+    }
+    walk(&dash, &mut exprs);
+    assert!(exprs.len() > 20, "{exprs:?}");
+    for e in &exprs {
+        for (i, _) in e.match_indices("plugsniff_") {
+            let name: String = e[i..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            let family = name.strip_suffix("_total").unwrap_or(&name);
+            assert!(
+                m["types"].get(family).is_some(),
+                "the dashboard queries {name}, which /metrics does not export"
+            );
+        }
+    }
 }

@@ -21,9 +21,18 @@
 //! pcap_rotate_mb = 100
 //! status_interval = 60
 //!
+//! [output.mqtt]                      # optional: events, plug state, Home Assistant
+//! url = "mqtt://homeassistant.local:1883"
+//!
+//! [output.metrics]                   # optional: Prometheus
+//! listen = "127.0.0.1:9898"
+//!
 //! [daemon]
 //! user = "plugsniff"
 //! ```
+//!
+//! `[output.mqtt]` and `[output.metrics]` are started by `cli::outputs`, as
+//! `watch --config` starts them.
 
 use std::path::PathBuf;
 use std::time::Duration;
