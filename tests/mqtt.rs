@@ -830,8 +830,12 @@ fn wrong_password_is_refused_at_start() {
         ),
     );
     let sub = Sub::start(&b, &["plugsniff/#"], &[], &[]);
-    let (code, _, err) = watch(&good, &[]);
+    // At the most verbose log level (rumqttc's own logs included), the
+    // password never shows.
+    let (code, _, err) = watch(&good, &["-vvv"]);
     assert_eq!(code, 0, "{err}");
+    assert!(err.contains("MQTT: connected"), "the logs are on: {err}");
+    assert!(!err.contains("right-pass-1"), "{err}");
     wait_for("events", Duration::from_secs(10), || {
         sub.count(|m| m.topic.contains("/events/")) == 29
     });

@@ -295,6 +295,7 @@ fn render(h: Held) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::strategy::Strategy;
 
     fn line(ts: &str, id: &str, extra: &str) -> String {
         format!("{{\"v\":1,\"ts\":\"{ts}\",\"event\":\"message\"{extra},\"id\":\"{id}\"}}")
@@ -405,6 +406,34 @@ mod tests {
         assert_eq!(out.len(), 2);
         assert_eq!(st.without_id, 3);
         assert_eq!(st.duplicates, 1);
+    }
+
+    proptest::proptest! {
+        /// Any bytes, in any order, with or without a window: counted, never
+        /// a panic; what is written is what was read, minus copies.
+        #[test]
+        fn random_lines_never_panic(
+            lines in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::string::string_regex(".{0,80}").unwrap(),
+                    (0u8..5, 0u64..4).prop_map(|(id, s)| line(
+                        &format!("2024-05-01T10:00:0{s}Z"), &format!("i{id}"), "")),
+                ],
+                0..40,
+            ),
+            window in 0u64..3,
+        ) {
+            let mut m = Merger::new(std::time::Duration::from_secs(window));
+            let mut n = 0u64;
+            for l in &lines {
+                m.push(l, "s", &mut |_: &str| -> Result<(), ()> { n += 1; Ok(()) }).unwrap();
+            }
+            m.finish(&mut |_: &str| -> Result<(), ()> { n += 1; Ok(()) }).unwrap();
+            let st = &m.stats;
+            proptest::prop_assert_eq!(st.lines, lines.len() as u64);
+            proptest::prop_assert_eq!(n, st.written);
+            proptest::prop_assert_eq!(st.written + st.duplicates + st.summaries + st.bad, st.lines);
+        }
     }
 
     #[test]
