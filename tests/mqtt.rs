@@ -991,23 +991,23 @@ fn merge_two_sensor_files() {
         assert_eq!(&std::fs::read(f).unwrap(), b, "inputs are never written");
     }
     assert!(!tmp.path().join("all.jsonl.partial").exists());
-    // An existing output is never replaced; an input is never the output.
-    let o = Command::new(BIN)
-        .arg("merge")
-        .args(&files)
-        .arg("-o")
-        .arg(&out)
-        .output()
-        .unwrap();
+    // Run again: the output is replaced whole (output::dest), never an input.
+    let first = std::fs::read(&out).unwrap();
+    let merge_into = |o: &Path| {
+        Command::new(BIN)
+            .arg("merge")
+            .args(&files)
+            .arg("-o")
+            .arg(o)
+            .output()
+            .unwrap()
+    };
+    assert!(merge_into(&out).status.success());
+    assert_eq!(std::fs::read(&out).unwrap(), first);
+    let o = merge_into(&files[0]);
     assert_eq!(o.status.code(), Some(2));
-    let o = Command::new(BIN)
-        .arg("merge")
-        .args(&files)
-        .arg("-o")
-        .arg(&files[0])
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("which is read"));
+    assert_eq!(std::fs::read(&files[0]).unwrap(), before[0]);
     // A missing input: exit 3, nothing written.
     let o = Command::new(BIN)
         .args(["merge", "/nonexistent/x.jsonl", "-o"])

@@ -483,3 +483,204 @@ fn same_json_as_wiresharks_tplink_dissector() {
         .collect();
     assert_eq!(ours, theirs);
 }
+
+/// Checks the event-stream contract of `docs/events.md` on one `--json`
+/// output: every line (the summary too) has `ts`, `ts` never decreases, and
+/// no number carries binary floating-point noise (a reading the device sent
+/// as `230123` mV prints as `230.123`).
+fn assert_stream_contract(name: &str, lines: &[String]) {
+    let mut prev: Option<String> = None;
+    for (i, l) in lines.iter().enumerate() {
+        let v: serde_json::Value = serde_json::from_str(l).unwrap();
+        let ts = v["ts"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{name}: line {i} has no ts: {l}"))
+            .to_owned();
+        if let Some(p) = &prev {
+            assert!(
+                *p <= ts,
+                "{name}: line {i} goes back in time ({p} then {ts}): {l}"
+            );
+        }
+        prev = Some(ts);
+        fn walk(name: &str, v: &serde_json::Value) {
+            match v {
+                serde_json::Value::Number(n) if n.is_f64() => {
+                    let s = n.to_string();
+                    let digits = s.trim_start_matches('-').replace('.', "");
+                    let significant = digits.trim_start_matches('0').len();
+                    assert!(significant <= 12, "{name}: {s} carries float noise");
+                }
+                serde_json::Value::Array(a) => a.iter().for_each(|x| walk(name, x)),
+                serde_json::Value::Object(o) => o.values().for_each(|x| walk(name, x)),
+                _ => {}
+            }
+        }
+        walk(name, &v);
+    }
+    let last: serde_json::Value = serde_json::from_str(lines.last().unwrap()).unwrap();
+    assert_eq!(
+        last["event"], "summary",
+        "{name}: the summary is the last line"
+    );
+}
+
+/// The demo (802.11, decrypted) and a real HS110 on the wire: events in
+/// capture order, all stamped, numbers as the devices sent them.
+#[test]
+fn events_are_stamped_in_capture_order_without_float_noise() {
+    let lines = demo_json(false);
+    assert_stream_contract("demo", &lines);
+    // The demo's meter reading, as the plug sent it (230123 mV).
+    assert!(lines.iter().any(|l| l.contains("\"voltage_v\":230.123,")));
+    let real = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/captures/kasa-hs110-wired.pcapng"
+    );
+    if !std::path::Path::new(real).exists() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{real} missing under CI=true"
+        );
+        eprintln!("skipping the HS110 capture: {real} not found");
+        return;
+    }
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_plugsniff"))
+        .args(["watch", "-r", real, "--json"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let lines: Vec<String> = String::from_utf8(o.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    assert!(lines.len() > 2);
+    assert_stream_contract("kasa-hs110-wired", &lines);
+}
+
+/// `decrypt -o` and `watch -w` write the same decrypted pcap (each MSDU
+/// once: no MAC retransmission, no copy the AP relayed), and `watch -r` on it
+/// reports the messages it reports on the encrypted capture.
+#[test]
+fn decrypted_output_replays_to_the_same_messages() {
+    let dir = env!("CARGO_MANIFEST_DIR");
+    let demo = format!("{dir}/captures/demo.pcapng");
+    let cfg = format!("{dir}/captures/demo.toml");
+    let tmp = tempfile::tempdir().unwrap();
+    let (d, w) = (tmp.path().join("d.pcap"), tmp.path().join("w.pcap"));
+    let run = |args: &[&str]| {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_plugsniff"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8(o.stdout).unwrap()
+    };
+    let said = run(&[
+        "decrypt",
+        &demo,
+        "--config",
+        &cfg,
+        "-o",
+        d.to_str().unwrap(),
+    ]);
+    assert!(
+        said.contains("relayed by the AP not written again"),
+        "{said}"
+    );
+    run(&[
+        "watch",
+        "-r",
+        &demo,
+        "--config",
+        &cfg,
+        "-w",
+        w.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        std::fs::read(&d).unwrap(),
+        std::fs::read(&w).unwrap(),
+        "decrypt -o and watch -w write the same bytes"
+    );
+    let messages = |out: &str| -> Vec<String> {
+        out.lines()
+            .filter_map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                (v["event"] == "message").then(|| {
+                    format!(
+                        "{} {} {} {} {} {}",
+                        v["ts"], v["protocol"], v["src"], v["dst"], v["direction"], v["summary"]
+                    )
+                })
+            })
+            .collect()
+    };
+    let want = messages(&demo_json(false).join("\n"));
+    let got = messages(&run(&["watch", "-r", d.to_str().unwrap(), "--json"]));
+    assert!(!want.is_empty());
+    assert_eq!(got, want);
+}
+
+/// A real HS110 capture stripped to raw IP (no MAC in any frame) names the
+/// plug as the Ethernet capture does: its MAC is learned from DHCP and its
+/// own sysinfo, and every message, the cloud links and the last relay state
+/// are its own (they used to be attributed to no device).
+#[test]
+fn raw_ip_capture_attributes_messages_to_the_device() {
+    let real = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/captures/kasa-hs110-wired.pcapng"
+    );
+    if !std::path::Path::new(real).exists() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{real} missing under CI=true"
+        );
+        eprintln!("skipping: {real} not found");
+        return;
+    }
+    let (dlt, frames) = plugsniff::capture::file::read_all(std::path::Path::new(real)).unwrap();
+    assert_eq!(dlt, 1);
+    let raw: Vec<_> = frames
+        .iter()
+        .filter(|f| f.data.get(12..14) == Some(&[0x08, 0x00]))
+        .map(|f| (f.ts, f.data[14..].to_vec()))
+        .collect();
+    let tmp = tempfile::tempdir().unwrap();
+    let rawip = tmp.path().join("rawip.pcap");
+    std::fs::write(
+        &rawip,
+        plugsniff::output::pcap_out::encode(plugsniff::output::pcap_out::Format::Pcap, 101, &raw),
+    )
+    .unwrap();
+    let plug = |path: &std::path::Path| -> serde_json::Value {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_plugsniff"))
+            .arg("watch")
+            .arg("-r")
+            .arg(path)
+            .arg("--json")
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let out = String::from_utf8(o.stdout).unwrap();
+        let summary: serde_json::Value = serde_json::from_str(out.lines().last().unwrap()).unwrap();
+        summary["devices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["role"] == "plug")
+            .cloned()
+            .expect("a plug in the inventory")
+    };
+    let (eth, ip) = (plug(std::path::Path::new(real)), plug(&rawip));
+    for k in ["mac", "ip", "model", "relay_on", "messages", "protocols"] {
+        assert_eq!(
+            ip[k], eth[k],
+            "{k}: raw IP {} vs Ethernet {}",
+            ip[k], eth[k]
+        );
+    }
+    assert_eq!(ip["relay_on"], false, "the last sysinfo said OFF");
+    assert_eq!(ip["messages"], 41);
+}

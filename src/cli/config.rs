@@ -134,9 +134,9 @@ pub struct CaptureSection {
     pub monitor: bool,
     /// BPF filter.
     pub filter: Option<String>,
-    /// Decrypt workers (default: number of cores).
+    /// Decrypt workers, 1..=256 (default: number of cores).
     pub workers: Option<usize>,
-    /// libpcap kernel buffer, MiB (default 32).
+    /// libpcap kernel buffer, MiB, 1..=2047 (default 32).
     pub buffer_mb: Option<i32>,
 }
 
@@ -154,9 +154,9 @@ pub struct OutputSection {
     pub jsonl: Option<String>,
     /// Decrypted traffic as an Ethernet pcap, rotated by size.
     pub pcap: Option<String>,
-    /// Rotate the pcap at this size, MiB (default 100).
+    /// Rotate the pcap at this size, MiB, 0..=1048576 (default 100; 0 = never).
     pub pcap_rotate_mb: Option<u64>,
-    /// Seconds between status lines on stderr (default 60; 0 = never).
+    /// Seconds between status lines on stderr, 0..=86400 (default 60; 0 = never).
     pub status_interval: Option<u64>,
     /// Show passwords found in the clear (default: masked).
     #[serde(default)]
@@ -272,6 +272,13 @@ pub enum ConfigError {
     },
     #[error("{path}: more than {MAX_KEYS} keys")]
     TooMany { path: String },
+    /// A number out of its range (`cli::bounds`).
+    #[error("{path}: {key}: {msg}")]
+    Bound {
+        path: String,
+        key: &'static str,
+        msg: String,
+    },
 }
 
 impl ConfigFile {
@@ -287,7 +294,7 @@ impl ConfigFile {
     }
 
     pub fn parse(path: &str, text: &str) -> Result<ConfigFile, ConfigError> {
-        toml::from_str::<ConfigFile>(text).map_err(|e| {
+        let c = toml::from_str::<ConfigFile>(text).map_err(|e| {
             let (line, col) = e.span().map_or((0, 0), |s| line_col(text, s.start));
             ConfigError::Syntax {
                 path: path.into(),
@@ -295,6 +302,59 @@ impl ConfigFile {
                 col,
                 msg: e.message().to_string(),
             }
+        })?;
+        c.check_bounds(path)?;
+        Ok(c)
+    }
+
+    /// Every number against its range in [`super::bounds`] (the same as the
+    /// command-line options').
+    fn check_bounds(&self, path: &str) -> Result<(), ConfigError> {
+        use super::bounds::{self, in_range};
+        let bound = |key: &'static str, r: Result<(), String>| {
+            r.map_err(|msg| ConfigError::Bound {
+                path: path.into(),
+                key,
+                msg,
+            })
+        };
+        if let Some(c) = &self.capture {
+            if let Some(w) = c.workers {
+                bound("[capture] workers", in_range(w as u64, &bounds::WORKERS))?;
+            }
+            if let Some(b) = c.buffer_mb {
+                bound(
+                    "[capture] buffer_mb",
+                    in_range(i64::from(b), &bounds::BUFFER_MB),
+                )?;
+            }
+        }
+        if let Some(o) = &self.output {
+            if let Some(m) = o.pcap_rotate_mb {
+                bound(
+                    "[output] pcap_rotate_mb",
+                    in_range(m, &bounds::ROTATE_MB).map_err(|e| format!("{e}; 0 never rotates")),
+                )?;
+            }
+            if let Some(s) = o.status_interval {
+                bound(
+                    "[output] status_interval",
+                    in_range(s, &bounds::STATUS_INTERVAL)
+                        .map_err(|e| format!("{e}; 0 turns it off")),
+                )?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The Wireshark key file the config names, relative to the config's
+    /// directory.
+    pub fn wireshark_keys_path(&self, path: &str) -> Option<std::path::PathBuf> {
+        self.wireshark_keys.as_ref().map(|w| {
+            std::path::Path::new(path)
+                .parent()
+                .unwrap_or(std::path::Path::new(""))
+                .join(w)
         })
     }
 
@@ -376,11 +436,7 @@ impl ConfigFile {
                 },
             });
         }
-        if let Some(w) = &self.wireshark_keys {
-            let p = std::path::Path::new(path)
-                .parent()
-                .unwrap_or(std::path::Path::new(""))
-                .join(w);
+        if let Some(p) = self.wireshark_keys_path(path) {
             out.extend(load_wireshark_keys(&p.to_string_lossy())?);
         }
         if out.len() > MAX_KEYS {
@@ -655,16 +711,7 @@ fn parse_hex_array<const N: usize>(s: &str) -> Option<[u8; N]> {
 
 /// `aa:bb:cc:dd:ee:ff` (or with `-`).
 pub fn parse_mac(s: &str) -> Option<MacAddr> {
-    let mut a = [0u8; 6];
-    let mut n = 0;
-    for (i, p) in s.trim().split([':', '-']).enumerate() {
-        if i >= 6 || p.len() != 2 {
-            return None;
-        }
-        a[i] = u8::from_str_radix(p, 16).ok()?;
-        n += 1;
-    }
-    (n == 6).then_some(MacAddr(a))
+    MacAddr::parse_any(s)
 }
 
 /// Reads Wireshark's `80211_keys` file (see [`parse_wireshark_keys`]).

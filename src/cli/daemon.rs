@@ -34,13 +34,13 @@
 //! `[output.mqtt]` and `[output.metrics]` are started by `cli::outputs`, as
 //! `watch --config` starts them.
 
-use std::path::PathBuf;
+use std::path::Path;
 use std::time::Duration;
 
 use clap::Args;
 
 use super::config::ConfigFile;
-use super::watch::{RunConfig, SourceSpec, default_workers, run_config};
+use super::watch::{RunConfig, SourceSpec, check_outputs, default_workers, run_config};
 use super::{CliError, KeyArgs, secrets};
 use crate::capture::live::LiveOptions;
 use crate::output::live::Style;
@@ -58,6 +58,24 @@ pub struct DaemonArgs {
 
 pub fn run(a: DaemonArgs) -> Result<(), CliError> {
     let cfg = ConfigFile::load(&a.config)?;
+    let key_args = KeyArgs {
+        config: Some(a.config.clone()),
+        no_prompt: true,
+        ..KeyArgs::default()
+    };
+    let out = cfg.output.clone().unwrap_or_default();
+    // Checked before the interface opens: never the config, the key file,
+    // a directory or a device.
+    let (jsonl, pcap) = check_outputs(
+        None,
+        &secrets::input_files(&key_args),
+        out.jsonl
+            .as_deref()
+            .map(|p| ("[output] jsonl", Path::new(p))),
+        out.pcap
+            .as_deref()
+            .map(|p| ("[output] pcap", Path::new(p), false)),
+    )?;
     let capture = cfg.capture.clone();
     let interface = a
         .interface
@@ -79,7 +97,6 @@ pub fn run(a: DaemonArgs) -> Result<(), CliError> {
             live.buffer_size = b.saturating_mul(1 << 20);
         }
     }
-    let out = cfg.output.clone().unwrap_or_default();
     if !out.live
         && !out.json
         && out.jsonl.is_none()
@@ -92,11 +109,7 @@ pub fn run(a: DaemonArgs) -> Result<(), CliError> {
             a.config
         )));
     }
-    let networks = secrets::gather(&KeyArgs {
-        config: Some(a.config.clone()),
-        no_prompt: true,
-        ..KeyArgs::default()
-    })?;
+    let networks = secrets::gather(&key_args)?;
     run_config(RunConfig {
         source: SourceSpec::Live(live),
         networks,
@@ -117,13 +130,9 @@ pub fn run(a: DaemonArgs) -> Result<(), CliError> {
             show_json: false,
         },
         quiet_wpa: false,
-        jsonl: out.jsonl.map(PathBuf::from),
-        pcap: out.pcap.map(|p| {
-            (
-                PathBuf::from(p),
-                out.pcap_rotate_mb.unwrap_or(100).max(1) << 20,
-            )
-        }),
+        jsonl,
+        // Bounded by the config check (0..=1 TiB; 0: never rotate).
+        pcap: pcap.map(|t| (t, out.pcap_rotate_mb.unwrap_or(100) << 20)),
         status_interval: match out.status_interval.unwrap_or(60) {
             0 => None,
             s => Some(Duration::from_secs(s)),

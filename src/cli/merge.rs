@@ -7,21 +7,23 @@
 //! without its extension) or `NAME=PATH`. The files are read side by side,
 //! always from the one whose next event is oldest, so memory holds one line
 //! per file plus the lines of the de-duplication window. Inputs are only
-//! read; `-o OUT` is written as `OUT.partial` and renamed when complete, and
-//! an existing `OUT` is never replaced.
+//! read; `-o OUT` goes through `output::dest` like every output: never an
+//! input, a directory or a device, written as `OUT.partial` (0600) and
+//! renamed when complete.
 //!
 //! Exit codes: 2 usage, 3 an input cannot be opened, 1 one fails while
 //! being read, 4 the output cannot be written.
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
 
 use super::CliError;
 use crate::capture::CaptureError;
+use crate::output::dest::{self, InputSpec, OutFile, OutputSpec, Role};
 use crate::output::merge::{Line, MAX_LINE, Merger, parse_line};
 
 #[derive(Args)]
@@ -29,7 +31,7 @@ pub struct MergeArgs {
     /// JSON-lines event files: `PATH` or `SENSOR=PATH`.
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<String>,
-    /// Write here instead of standard output (created; never replaces a file).
+    /// Write here instead of standard output (whole or not at all).
     #[arg(short, long, value_name = "OUT.jsonl")]
     pub output: Option<PathBuf>,
     /// Copies of one message (same id) are at most this many seconds apart.
@@ -155,52 +157,46 @@ pub fn run(a: MergeArgs) -> Result<(), CliError> {
             line_no: 0,
         });
     }
-    let out_path = a.output.clone();
-    if let Some(o) = &out_path {
-        if o.exists() {
-            return Err(CliError::Usage(format!(
-                "{} exists: merge never replaces a file (remove it or choose another)",
-                o.display()
-            )));
-        }
-        for i in &inputs {
-            if same_file(&i.path, o) {
-                return Err(CliError::Usage(format!(
-                    "{} is an input: inputs are never written",
-                    o.display()
-                )));
-            }
-        }
-    }
-    let partial = out_path.as_ref().map(|o| {
-        let mut p = o.clone().into_os_string();
-        p.push(".partial");
-        PathBuf::from(p)
-    });
-    let write_err = |what: &Path, err: io::Error| CliError::Io {
-        what: format!("writing {}", what.display()),
+    // Checked before anything is read (`output::dest`): never an input, a
+    // directory or a device; written as OUT.partial and renamed when whole.
+    let inputs_spec: Vec<InputSpec<'_>> = inputs
+        .iter()
+        .map(|i| InputSpec {
+            flag: "merge FILE",
+            path: &i.path,
+        })
+        .collect();
+    let target = match &a.output {
+        Some(o) => dest::check(&inputs_spec, &[OutputSpec::new("-o", o, Role::Replace)])?
+            .into_iter()
+            .next(),
+        None => None,
+    };
+    drop(inputs_spec);
+    let shown = target
+        .as_ref()
+        .map_or_else(|| "standard output".to_string(), |t| t.display());
+    let write_err = |err: io::Error| CliError::Io {
+        what: format!("writing {shown}"),
         err,
     };
-    let mut sink: Box<dyn Write> = match &partial {
-        Some(p) => Box::new(io::BufWriter::new(
-            File::options()
-                .write(true)
-                .create_new(true)
-                .open(p)
-                .map_err(|e| write_err(p, e))?,
-        )),
-        None => Box::new(io::BufWriter::new(io::stdout().lock())),
+    let mut file = match &target {
+        Some(t) => Some(io::BufWriter::new(OutFile::create(t).map_err(&write_err)?)),
+        None => None,
     };
-    let target = partial
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("standard output"));
+    let mut stdout = io::BufWriter::new(io::stdout().lock());
     let result = (|| -> Result<crate::output::merge::MergeStats, CliError> {
         let mut m = Merger::new(Duration::from_secs_f64(a.window));
         let mut buf = Vec::new();
         for i in &mut inputs {
             i.advance(&mut m, &mut buf)?;
         }
-        let mut emit = |l: &str| -> io::Result<()> { writeln!(sink, "{l}") };
+        let mut emit = |l: &str| -> io::Result<()> {
+            match file.as_mut() {
+                Some(f) => writeln!(f, "{l}"),
+                None => writeln!(stdout, "{l}"),
+            }
+        };
         loop {
             let pick = inputs
                 .iter()
@@ -212,47 +208,26 @@ pub fn run(a: MergeArgs) -> Result<(), CliError> {
             let Some((_, text)) = i.next.take() else {
                 break;
             };
-            m.push(&text, &i.sensor, &mut emit)
-                .map_err(|e| write_err(&target, e))?;
+            m.push(&text, &i.sensor, &mut emit).map_err(&write_err)?;
             i.advance(&mut m, &mut buf)?;
         }
-        m.finish(&mut emit).map_err(|e| write_err(&target, e))?;
+        m.finish(&mut emit).map_err(&write_err)?;
         Ok(m.stats)
     })();
-    let stats = match result {
-        Ok(s) => s,
-        Err(e) => {
-            drop(sink);
-            if let Some(p) = &partial {
-                let _ = std::fs::remove_file(p);
+    // On an error the uncommitted OutFile removes its .partial when dropped.
+    let stats = result?;
+    match file {
+        Some(f) => f
+            .into_inner()
+            .map_err(|e| write_err(e.into_error()))?
+            .commit()
+            .map_err(&write_err)?,
+        None => {
+            if let Err(err) = stdout.flush()
+                && err.kind() != io::ErrorKind::BrokenPipe
+            {
+                return Err(write_err(err));
             }
-            return Err(e);
-        }
-    };
-    let flushed = sink.flush();
-    drop(sink);
-    if let (Some(p), Some(o)) = (&partial, &out_path) {
-        let done = flushed
-            .and_then(|()| File::open(p)?.sync_all())
-            .and_then(|()| {
-                if o.exists() {
-                    Err(io::Error::new(
-                        io::ErrorKind::AlreadyExists,
-                        "appeared while merging; the merge is left in the .partial file",
-                    ))
-                } else {
-                    std::fs::rename(p, o)
-                }
-            });
-        if let Err(err) = done {
-            return Err(CliError::Io {
-                what: format!("finishing {}", o.display()),
-                err,
-            });
-        }
-    } else if let Err(err) = flushed {
-        if err.kind() != io::ErrorKind::BrokenPipe {
-            return Err(write_err(&target, err));
         }
     }
     eprintln!(
@@ -278,17 +253,6 @@ pub fn run(a: MergeArgs) -> Result<(), CliError> {
         },
     );
     Ok(())
-}
-
-fn same_file(a: &Path, b: &Path) -> bool {
-    match (
-        std::fs::canonicalize(a),
-        b.parent().map(std::fs::canonicalize),
-    ) {
-        (Ok(ca), Some(Ok(pb))) => b.file_name().is_some_and(|n| ca == pb.join(n)),
-        (Ok(ca), None) => ca == b,
-        _ => false,
-    }
 }
 
 #[cfg(test)]

@@ -168,10 +168,10 @@ pub fn mqtt_config(m: &MqttSection, path: &str) -> Result<MqttConfig, CliError> 
     if m.password.is_some() && m.username.is_none() {
         return Err(err("password needs a username".into()));
     }
-    if let Some(u) = &m.username {
-        if u.is_empty() || u.len() > 256 || u.chars().any(char::is_control) {
-            return Err(err("username must be 1 to 256 printable characters".into()));
-        }
+    if let Some(u) = &m.username
+        && (u.is_empty() || u.len() > 256 || u.chars().any(char::is_control))
+    {
+        return Err(err("username must be 1 to 256 printable characters".into()));
     }
     if m.password.as_ref().is_some_and(|p| p.len() > 1024) {
         return Err(err("password longer than 1024 bytes".into()));

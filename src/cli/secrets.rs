@@ -15,6 +15,26 @@ use crate::wpa::keys::Passphrase;
 pub const ENV_PASSPHRASE: &str = "PLUGSNIFF_PASSPHRASE";
 pub const ENV_PMK: &str = "PLUGSNIFF_PMK";
 
+/// The files the keys come from (the config file, the Wireshark key files),
+/// for [`crate::output::dest::check`]: no output may be one of them. A config
+/// that does not parse names no key file here; [`gather`] reports it.
+pub fn input_files(a: &KeyArgs) -> Vec<(&'static str, std::path::PathBuf)> {
+    let mut v = Vec::new();
+    if let Some(c) = &a.config {
+        v.push(("--config", std::path::PathBuf::from(c)));
+        if let Some(w) = ConfigFile::load(c)
+            .ok()
+            .and_then(|f| f.wireshark_keys_path(c))
+        {
+            v.push(("wireshark_keys (in the config)", w));
+        }
+    }
+    if let Some(w) = &a.wireshark_keys {
+        v.push(("--wireshark-keys", std::path::PathBuf::from(w)));
+    }
+    v
+}
+
 pub fn gather(a: &KeyArgs) -> Result<Vec<NetworkSecret>, CliError> {
     let mut out = Vec::new();
     if let Some(path) = &a.config {
@@ -26,12 +46,10 @@ pub fn gather(a: &KeyArgs) -> Result<Vec<NetworkSecret>, CliError> {
     }
     let ssid = a.ssid.as_ref().map(|s| s.as_bytes().to_vec());
     if let Some(p) = &a.passphrase {
-        tracing::warn!(
-            "--passphrase puts the secret in the process list and shell history; \
-             prefer --config FILE or {ENV_PASSPHRASE}"
-        );
+        // Once, always (whatever the log level): the secret is already out.
         eprintln!(
-            "plugsniff: warning: --passphrase is visible to other users; prefer --config or {ENV_PASSPHRASE}"
+            "plugsniff: warning: --passphrase is visible to other users in the process \
+             list and shell history; prefer --config FILE or {ENV_PASSPHRASE}"
         );
         out.push(passphrase_secret(ssid.clone(), Zeroizing::new(p.clone()))?);
     }

@@ -9,7 +9,8 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand};
 
 use super::CliError;
-use crate::output::pcap_out::{LINKTYPE_IEEE802_11_RADIOTAP, PcapWriter};
+use crate::output::dest::{self, OutputSpec, Role};
+use crate::output::pcap_out::{Format, LINKTYPE_IEEE802_11_RADIOTAP, PcapWriter};
 use crate::synth::scenario::{self, HandshakeMode, Scenario};
 
 #[derive(Args)]
@@ -46,6 +47,20 @@ pub struct NetworkArgs {
     /// Seed for nonces, keys and payloads.
     #[arg(long)]
     pub seed: Option<u64>,
+}
+
+/// The output, checked by [`crate::output::dest`] (never a directory or a
+/// device; exit 2) and created.
+fn create(p: &std::path::Path) -> Result<std::io::Result<PcapWriter>, CliError> {
+    let t = dest::check(&[], &[OutputSpec::new("-o", p, Role::Replace)])?;
+    Ok(match t.first() {
+        Some(t) => PcapWriter::create_target(
+            t,
+            LINKTYPE_IEEE802_11_RADIOTAP,
+            t.path().map_or(Format::Pcap, Format::from_path),
+        ),
+        None => Err(std::io::Error::other("no output")),
+    })
 }
 
 fn parse_cipher(s: &str) -> Result<crate::wpa::keys::Cipher, CliError> {
@@ -90,8 +105,7 @@ fn network(a: NetworkArgs) -> Result<(), CliError> {
         what: format!("{what} {}", a.output.display()),
         err,
     };
-    let mut w = PcapWriter::create(&a.output, LINKTYPE_IEEE802_11_RADIOTAP)
-        .map_err(|e| io("cannot create", e))?;
+    let mut w = create(&a.output)?.map_err(|e| io("cannot create", e))?;
     for (ts, f) in &cap.frames {
         w.write(*ts, f).map_err(|e| io("writing", e))?;
     }
@@ -161,8 +175,7 @@ fn demo(a: DemoArgs) -> Result<(), CliError> {
         what: format!("{what} {}", a.output.display()),
         err,
     };
-    let mut w = PcapWriter::create(&a.output, LINKTYPE_IEEE802_11_RADIOTAP)
-        .map_err(|e| io("cannot create", e))?;
+    let mut w = create(&a.output)?.map_err(|e| io("cannot create", e))?;
     for (ts, f) in &cap.frames {
         w.write(*ts, f).map_err(|e| io("writing", e))?;
     }

@@ -4,7 +4,7 @@
 //! the config file, run until SIGINT/SIGTERM.
 
 use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -15,7 +15,8 @@ use super::{CliError, KeyArgs, secrets};
 use crate::capture::filter::BpfFilter;
 use crate::capture::live::{LiveOptions, LiveSource};
 use crate::capture::{CaptureError, FileSource};
-use crate::output::files::{JsonlFile, PcapTap, RotatingPcap};
+use crate::output::dest::{self, InputSpec, OutputSpec, Role, Target};
+use crate::output::files::{JsonlFile, PcapTap, ROTATE_KEEP, RotatingPcap};
 use crate::output::json::to_json_line;
 use crate::output::live::{Style, render};
 use crate::output::pcap_out::LINKTYPE_ETHERNET;
@@ -53,31 +54,38 @@ pub struct WatchArgs {
     /// interface, applied to every frame of a file. Needs libpcap.
     #[arg(short = 'f', long = "filter", value_name = "BPF")]
     pub filter: Option<String>,
-    /// Stop after this many frames (that passed -f).
-    #[arg(short = 'c', long = "count")]
+    /// Stop after this many frames (that passed -f); 1 or more.
+    #[arg(short = 'c', long = "count", value_parser = clap::value_parser!(u64).range(1..))]
     pub count: Option<u64>,
-    /// Stop after this many seconds.
-    #[arg(long, value_name = "SECONDS")]
+    /// Stop after this many seconds (0..=31536000, decimals allowed; 0: no limit).
+    #[arg(long, value_name = "SECONDS", value_parser = super::bounds::parse_duration)]
     pub duration: Option<f64>,
-    /// Decrypt worker threads (default: the number of cores).
-    #[arg(long)]
+    /// Decrypt worker threads, 1..=256 (default: the number of cores).
+    #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new()
+        .range(super::bounds::WORKERS))]
     pub workers: Option<usize>,
-    /// libpcap kernel buffer in MiB (live).
-    #[arg(long, default_value_t = 32)]
+    /// libpcap kernel buffer in MiB (live), 1..=2047.
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(i32)
+        .range(super::bounds::BUFFER_MB))]
     pub buffer_mb: i32,
     /// One JSON object per line (schema: docs/events.md) instead of readable lines.
     #[arg(long)]
     pub json: bool,
-    /// Also append the JSON events to this file (reopened on SIGHUP).
+    /// Also append the JSON events to this file (mode 0600; reopened on SIGHUP).
     #[arg(long, value_name = "FILE")]
     pub jsonl: Option<PathBuf>,
-    /// Write decrypted traffic as Ethernet to this pcap (rotated by --pcap-rotate-mb).
+    /// Write decrypted traffic as Ethernet to this pcap (rotated by
+    /// --pcap-rotate-mb); `-` for standard output (then every readable line
+    /// goes to stderr). Never an input, a directory or a device.
     #[arg(short = 'w', long = "write", value_name = "FILE.pcap")]
     pub write: Option<PathBuf>,
-    #[arg(long, default_value_t = 100)]
+    /// Rotate the -w pcap at this size, MiB (0..=1048576; 0: never).
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64)
+        .range(super::bounds::ROTATE_MB))]
     pub pcap_rotate_mb: u64,
-    /// A one-line status on stderr every this many seconds (0: never).
-    #[arg(long, default_value_t = 0)]
+    /// A one-line status on stderr every this many seconds (0..=86400; 0: never).
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64)
+        .range(super::bounds::STATUS_INTERVAL))]
     pub status_interval: u64,
     /// Show passwords found in the clear (cnCloud.bind…) instead of masking them.
     #[arg(long)]
@@ -123,8 +131,10 @@ pub struct RunConfig {
     pub stdout_json: Option<bool>,
     pub style: Style,
     pub quiet_wpa: bool,
-    pub jsonl: Option<PathBuf>,
-    pub pcap: Option<(PathBuf, u64)>,
+    /// The JSON-lines file and the rotating pcap (rotation size in bytes,
+    /// 0: never), checked by [`check_outputs`].
+    pub jsonl: Option<Target>,
+    pub pcap: Option<(Target, u64)>,
     pub status_interval: Option<Duration>,
     pub user: Option<String>,
     /// Confine filesystem access to the output directories after start-up.
@@ -138,7 +148,53 @@ pub struct RunConfig {
     pub summary_on_stdout: bool,
 }
 
+/// Checks the outputs of a watch or daemon run against its inputs (the
+/// capture file, the key files) before anything is read: see
+/// [`crate::output::dest`]. `pcap` is (flag, path, whether `-` is stdout).
+pub fn check_outputs(
+    read: Option<&str>,
+    key_files: &[(&'static str, PathBuf)],
+    jsonl: Option<(&'static str, &Path)>,
+    pcap: Option<(&'static str, &Path, bool)>,
+) -> Result<(Option<Target>, Option<Target>), CliError> {
+    let mut inputs: Vec<InputSpec<'_>> = read
+        .map(|r| InputSpec {
+            flag: "-r",
+            path: Path::new(r),
+        })
+        .into_iter()
+        .collect();
+    inputs.extend(
+        key_files
+            .iter()
+            .map(|(flag, p)| InputSpec { flag, path: p }),
+    );
+    let mut outputs = Vec::new();
+    if let Some((flag, p)) = jsonl {
+        outputs.push(OutputSpec::new(flag, p, Role::Append));
+    }
+    if let Some((flag, p, stdout_ok)) = pcap {
+        let o = OutputSpec::new(flag, p, Role::Rotated { keep: ROTATE_KEEP });
+        outputs.push(if stdout_ok { o.or_stdout() } else { o });
+    }
+    let mut t = dest::check(&inputs, &outputs)?.into_iter();
+    Ok((jsonl.and_then(|_| t.next()), pcap.and_then(|_| t.next())))
+}
+
 pub fn run(a: WatchArgs) -> Result<(), CliError> {
+    if a.json && a.write.as_deref() == Some(Path::new("-")) {
+        return Err(CliError::Usage(
+            "-w - writes the pcap to standard output: --json cannot go there too \
+             (drop --json, use --jsonl FILE, or name a file for -w)"
+                .into(),
+        ));
+    }
+    let (jsonl, pcap) = check_outputs(
+        a.read.as_deref(),
+        &secrets::input_files(&a.keys),
+        a.jsonl.as_deref().map(|p| ("--jsonl", p)),
+        a.write.as_deref().map(|p| ("-w", p, true)),
+    )?;
     let stdout = std::io::stdout();
     let color = match a.color {
         ColorChoice::Always => true,
@@ -175,8 +231,8 @@ pub fn run(a: WatchArgs) -> Result<(), CliError> {
             show_json: a.show_json,
         },
         quiet_wpa: a.quiet_wpa,
-        jsonl: a.jsonl,
-        pcap: a.write.map(|p| (p, a.pcap_rotate_mb.max(1) << 20)),
+        jsonl,
+        pcap: pcap.map(|t| (t, a.pcap_rotate_mb << 20)),
         status_interval: (a.status_interval > 0).then(|| Duration::from_secs(a.status_interval)),
         user: a.user,
         sandbox: !a.no_sandbox,
@@ -208,7 +264,7 @@ fn config_sinks(path: Option<&str>) -> Result<Vec<Box<dyn crate::output::EventSi
 }
 
 pub fn default_workers() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
+    super::bounds::default_workers()
 }
 
 /// The ordered stage of a watch run: the watcher plus the sinks.
@@ -219,7 +275,8 @@ struct Runner {
     /// `-w`: decrypted traffic to a rotating pcap.
     tap: PcapTap,
     forwarded_keys: usize,
-    stdout: std::io::BufWriter<std::io::Stdout>,
+    /// Standard output, or stderr while stdout carries the pcap (`-w -`).
+    stdout: std::io::BufWriter<Box<dyn Write>>,
     stdout_json: Option<bool>,
     style: Style,
     quiet_wpa: bool,
@@ -499,37 +556,47 @@ pub fn run_config(cfg: RunConfig) -> Result<(), CliError> {
         );
     }
     let live = source.is_live();
+    let file_source = !live;
+    let keys_given = !cfg.networks.is_empty();
     // Outputs open before privileges are dropped.
     let jsonl = match &cfg.jsonl {
-        Some(p) => Some(JsonlFile::open(p).map_err(|err| CliError::Io {
-            what: format!("cannot open {}", p.display()),
-            err,
-        })?),
+        Some(t) => Some(
+            JsonlFile::open_target(t.clone()).map_err(|err| CliError::Io {
+                what: format!("cannot open {}", t.display()),
+                err,
+            })?,
+        ),
         None => None,
     };
     let w = Watcher::new(cfg.networks, cfg.decoders);
-    let mut tap = PcapTap {
-        out: None,
-        error: None,
-    };
-    if let Some((p, max)) = &cfg.pcap {
+    let mut tap = PcapTap::default();
+    if let Some((t, max)) = &cfg.pcap {
         tap.out = Some(
-            RotatingPcap::create(p, LINKTYPE_ETHERNET, *max, 10).map_err(|err| CliError::Io {
-                what: format!("cannot create {}", p.display()),
-                err,
-            })?,
+            RotatingPcap::create_target(t.clone(), LINKTYPE_ETHERNET, *max, ROTATE_KEEP).map_err(
+                |err| CliError::Io {
+                    what: format!("cannot create {}", t.display()),
+                    err,
+                },
+            )?,
         );
     }
+    let pcap_on_stdout = matches!(cfg.pcap, Some((Target::Stdout, _)));
     if let Some(u) = &cfg.user {
         drop_privileges(u)?;
     }
     if cfg.sandbox {
         let mut dirs: Vec<PathBuf> = Vec::new();
-        dirs.extend(cfg.jsonl.as_deref().map(super::sandbox::parent_dir));
+        dirs.extend(
+            cfg.jsonl
+                .as_ref()
+                .and_then(Target::path)
+                .map(super::sandbox::parent_dir),
+        );
         dirs.extend(
             cfg.pcap
                 .as_ref()
-                .map(|(p, _)| super::sandbox::parent_dir(p)),
+                .and_then(|(t, _)| t.path())
+                .map(super::sandbox::parent_dir),
         );
         let c = super::sandbox::confine(&dirs);
         tracing::info!("filesystem confinement (Landlock): {c:?}");
@@ -542,7 +609,11 @@ pub fn run_config(cfg: RunConfig) -> Result<(), CliError> {
         sinks: cfg.sinks,
         tap,
         forwarded_keys: 0,
-        stdout: std::io::BufWriter::new(std::io::stdout()),
+        stdout: std::io::BufWriter::new(if pcap_on_stdout {
+            Box::new(std::io::stderr())
+        } else {
+            Box::new(std::io::stdout())
+        }),
         stdout_json: cfg.stdout_json,
         style: cfg.style,
         quiet_wpa: cfg.quiet_wpa,
@@ -577,7 +648,13 @@ pub fn run_config(cfg: RunConfig) -> Result<(), CliError> {
         evicted_no_payload: fs.evicted_no_payload,
         refused_table_full: fs.refused_full,
     };
-    let summary = WatchSummary::new(&r.w.an.inventory, flows, &r.w.an.stats, &r.w.engine);
+    let summary = WatchSummary::new(
+        &r.w.an.inventory,
+        flows,
+        &r.w.an.stats,
+        &r.w.engine,
+        r.w.last_ts(),
+    );
     let (summary_json, summary_text) = (summary.to_json_line(), summary.to_text(r.style));
     drop(summary);
     let finish = || -> std::io::Result<()> {
@@ -610,8 +687,12 @@ pub fn run_config(cfg: RunConfig) -> Result<(), CliError> {
     if let Some(e) = r.error {
         return Err(e);
     }
-    match outcome.error {
-        Some(e) => Err(e.into()),
-        None => Ok(()),
+    if let Some(e) = outcome.error {
+        return Err(e.into());
+    }
+    // `watch -r`: keys given, handshakes seen, every MIC failed (exit 5).
+    match crate::output::summary::keys_unconfirmed(&r.w.engine, keys_given) {
+        Some(msg) if file_source => Err(CliError::KeysUnconfirmed(msg)),
+        _ => Ok(()),
     }
 }

@@ -7,7 +7,9 @@
 //! counts data frames in each direction, estimates missed frames from gaps in
 //! 802.11 sequence numbers (IEEE 802.11-2020 10.3.2.14: one counter per
 //! transmitter, modulo 4096; retransmissions repeat the number), and records
-//! the highest MCS, spatial streams and channel width seen in radiotap.
+//! per direction the highest PHY, MCS, spatial streams and channel width seen
+//! in radiotap ([`RadioMax`]: the HT, VHT and HE fields of radiotap.org, with
+//! their "known" bits honoured; nothing is inferred from a field that is absent).
 //!
 //! [`HealthTracker::warnings`] turns that into advice; each warning is
 //! raised once per station. Bounded by [`MAX_STATIONS`].
@@ -25,15 +27,122 @@ pub const ONE_WAY_SECS: i64 = 30;
 /// Sequence gaps larger than this are a new burst (station asleep, roamed), not loss.
 const MAX_COUNTED_GAP: u16 = 64;
 
+/// The PHY generation a frame was received with (radiotap's MCS, VHT or HE field).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Phy {
+    /// 802.11n (HT), radiotap MCS field.
+    Ht,
+    /// 802.11ac (VHT).
+    Vht,
+    /// 802.11ax (HE).
+    He,
+}
+
+impl Phy {
+    pub fn name(self) -> &'static str {
+        match self {
+            Phy::Ht => "HT",
+            Phy::Vht => "VHT",
+            Phy::He => "HE",
+        }
+    }
+}
+
+/// The highest rate parameters seen in one direction of a link, each kept
+/// separately (the highest MCS may come from a one-stream frame). `None`:
+/// no frame in that direction said so.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RadioMax {
+    pub phy: Option<Phy>,
+    /// MCS index within its PHY (HT 0–7 per stream, VHT 0–9, HE 0–11).
+    pub mcs: Option<u8>,
+    /// Spatial streams.
+    pub nss: Option<u8>,
+    pub width_mhz: Option<u16>,
+}
+
+impl RadioMax {
+    fn see(&mut self, phy: Phy, mcs: Option<u8>, nss: Option<u8>, width: Option<u16>) {
+        self.phy = self.phy.max(Some(phy));
+        self.mcs = self.mcs.max(mcs);
+        self.nss = self.nss.max(nss);
+        self.width_mhz = self.width_mhz.max(width);
+    }
+
+    /// Reads the radiotap rate fields of one frame (radiotap.org, fields 19,
+    /// 21 and 23).
+    pub fn observe(&mut self, rt: &Radiotap<'_>) {
+        // MCS (802.11n): known, flags, index. known bit 0: bandwidth, bit 1:
+        // MCS index; flags bits 0-1: 0 = 20, 1 = 40, 2/3 = 20L/20U MHz.
+        // Indices 0-31 are equal modulation (streams = idx / 8 + 1); 32 is
+        // the 40 MHz duplicate, 33-76 unequal modulation (no single MCS).
+        if let Some((known, flags, idx)) = rt.mcs() {
+            let width = (known & 0x01 != 0).then_some(if flags & 0x03 == 1 { 40 } else { 20 });
+            let (mcs, nss) = if known & 0x02 != 0 && idx < 32 {
+                (Some(idx % 8), Some(idx / 8 + 1))
+            } else {
+                (None, None)
+            };
+            self.see(Phy::Ht, mcs, nss, width);
+        }
+        // VHT (802.11ac): known u16 (bit 6: bandwidth known), flags,
+        // bandwidth, mcs_nss per user (MCS high nibble, NSS low; NSS 0 = no user).
+        if let Some(v) = rt.vht() {
+            let known = u16::from_le_bytes([v[0], v[1]]);
+            let width = if known & 0x0040 != 0 {
+                match v[3] {
+                    0 => Some(20),
+                    1..=3 => Some(40),
+                    4..=10 => Some(80),
+                    11..=25 => Some(160),
+                    _ => None,
+                }
+            } else {
+                None
+            };
+            self.see(Phy::Vht, None, None, width);
+            for &u in &v[4..8] {
+                let (mcs, nss) = (u >> 4, u & 0x0f);
+                if nss > 0 && mcs <= 9 {
+                    self.see(Phy::Vht, Some(mcs), Some(nss), None);
+                }
+            }
+        }
+        // HE (802.11ax): six u16 data words. data1 bit 5: data MCS known,
+        // bit 14: data bandwidth/RU allocation known; data3 bits 8-11: MCS,
+        // bit 15: STBC; data5 bits 0-3: 0-3 = 20/40/80/160 MHz (4 and up: an
+        // RU of a wider channel, no width); data6 bits 0-3: NSTS (0 unknown).
+        if let Some(he) = rt.he() {
+            let w = |i: usize| u16::from_le_bytes([he[2 * i], he[2 * i + 1]]);
+            let (d1, d3, d5, d6) = (w(0), w(2), w(4), w(5));
+            let mcs = (d1 & 0x0020 != 0)
+                .then_some(((d3 >> 8) & 0x0f) as u8)
+                .filter(|m| *m <= 11);
+            let width = if d1 & 0x4000 != 0 {
+                [20, 40, 80, 160].get(usize::from(d5 & 0x0f)).copied()
+            } else {
+                None
+            };
+            let nsts = (d6 & 0x0f) as u8;
+            let stbc = d3 & 0x8000 != 0;
+            let nss = match (nsts, stbc) {
+                (0, _) => None,
+                (n, true) => Some(n.div_ceil(2)),
+                (n, false) => Some(n),
+            };
+            self.see(Phy::He, mcs, nss, width);
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct StationHealth {
     pub frames_to_ap: u64,
     pub frames_from_ap: u64,
     /// Frames missed, estimated from sequence-number gaps (both directions).
     pub missed_estimate: u64,
-    pub max_mcs: Option<u8>,
-    pub max_nss: Option<u8>,
-    pub max_width_mhz: Option<u16>,
+    /// The highest rates seen: `[to the AP, from the AP]`.
+    pub radio: [RadioMax; 2],
     last_seq: [Option<u16>; 2],
     first_ts: Option<Ts>,
     last_ts: Ts,
@@ -59,6 +168,25 @@ pub struct HealthWarning {
     pub sta: MacAddr,
     pub kind: &'static str,
     pub message: String,
+}
+
+/// What the handshake tracker knows of a station's key, for the advice a
+/// station without a usable key gets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyState {
+    /// A key is installed: its traffic decrypts.
+    Usable,
+    /// No handshake (or too little of one) seen: the device must reconnect.
+    NoHandshake,
+    /// Handshakes seen, none confirmed a key.
+    Failed {
+        /// Handshakes that failed (once per handshake).
+        handshakes: u32,
+        /// Every MIC failed with the passphrase(s) given.
+        passphrase_wrong: bool,
+        /// The tracker's diagnosis in words (what key to give, and where).
+        why: String,
+    },
 }
 
 const W_ONE_WAY: u8 = 1;
@@ -113,37 +241,18 @@ impl HealthTracker {
             }
             h.last_seq[dir] = Some(seq);
         }
-        // Parse the radiotap header only when it may hold MCS or VHT info: a
-        // first presence word without those bits and without extensions
-        // settles it (most headers, and a per-frame cost saved).
+        // Parse the radiotap header only when it may hold MCS, VHT or HE
+        // info: a first presence word without those bits and without
+        // extensions settles it (most headers, and a per-frame cost saved).
         let rate_info = || {
             raw.get(4..8).is_some_and(|p| {
                 let p = u32::from_le_bytes([p[0], p[1], p[2], p[3]]);
-                p & (1 << bit::MCS | 1 << bit::VHT | 1 << bit::EXT) != 0
+                p & (1 << bit::MCS | 1 << bit::VHT | 1 << bit::HE | 1 << bit::EXT) != 0
             })
         };
         if link == LinkKind::Radiotap && rate_info() {
             if let Ok(rt) = Radiotap::new_checked(raw) {
-                if let Some((_known, flags, idx)) = rt.mcs() {
-                    h.max_mcs = h.max_mcs.max(Some(idx % 8));
-                    h.max_nss = h.max_nss.max(Some(idx / 8 + 1));
-                    let w = if flags & 0x03 == 1 { 40 } else { 20 };
-                    h.max_width_mhz = h.max_width_mhz.max(Some(w));
-                }
-                if let Some(v) = rt.vht() {
-                    let w = match v[3] {
-                        0 => 20,
-                        1..=3 => 40,
-                        4..=10 => 80,
-                        _ => 160,
-                    };
-                    h.max_width_mhz = h.max_width_mhz.max(Some(w));
-                    let (mcs, nss) = (v[4] >> 4, v[4] & 0x0f);
-                    if nss > 0 {
-                        h.max_mcs = h.max_mcs.max(Some(mcs));
-                        h.max_nss = h.max_nss.max(Some(nss));
-                    }
-                }
+                h.radio[dir].observe(&rt);
             }
         }
     }
@@ -152,13 +261,20 @@ impl HealthTracker {
         self.stations.iter()
     }
 
-    /// New warnings since the last call. `has_key(bssid, sta)` says whether the
-    /// station's traffic can be decrypted; `at_end` relaxes the time condition.
+    /// One station's health, when it sent or received data frames.
+    pub fn station(&self, bssid: MacAddr, sta: MacAddr) -> Option<&StationHealth> {
+        self.stations.get(&(bssid, sta))
+    }
+
+    /// New warnings since the last call. `key(bssid, sta)` says whether the
+    /// station's traffic can be decrypted, and if not why (no handshake, or
+    /// handshakes whose MIC failed: the advice differs); `at_end` relaxes the
+    /// time condition.
     pub fn warnings(
         &mut self,
         now: Ts,
         at_end: bool,
-        has_key: impl Fn(MacAddr, MacAddr) -> bool,
+        key: impl Fn(MacAddr, MacAddr) -> KeyState,
     ) -> Vec<HealthWarning> {
         let mut out = Vec::new();
         for ((bssid, sta), h) in self.stations.iter_mut() {
@@ -173,7 +289,7 @@ impl HealthTracker {
                     message: format!(
                         "only AP→STA frames seen for {sta} ({} frames over {span} s): your adapter may not decode this link's MIMO rates or channel width{}",
                         h.frames_from_ap,
-                        match (h.max_nss, h.max_width_mhz) {
+                        match (h.radio[1].nss, h.radio[1].width_mhz) {
                             (Some(n), Some(w)) => format!(" (AP→STA uses up to {n} streams, {w} MHz)"),
                             _ => String::new(),
                         }
@@ -193,19 +309,40 @@ impl HealthTracker {
                     ),
                 });
             }
-            if total >= 5
-                && !has_key(*bssid, *sta)
-                && (span >= 10 || at_end)
-                && h.warned & W_NO_HANDSHAKE == 0
-            {
+            if total >= 5 && (span >= 10 || at_end) && h.warned & W_NO_HANDSHAKE == 0 {
+                let (kind, message) = match key(*bssid, *sta) {
+                    KeyState::Usable => continue,
+                    KeyState::NoHandshake => (
+                        "no_handshake",
+                        format!(
+                            "no handshake for STA {sta} yet: reconnect that device (e.g. power-cycle the plug) while capturing"
+                        ),
+                    ),
+                    KeyState::Failed {
+                        handshakes,
+                        passphrase_wrong: true,
+                        ..
+                    } => (
+                        "handshake_failed",
+                        format!(
+                            "{handshakes} handshake(s) seen for STA {sta}, every MIC failed: the passphrase or SSID is wrong"
+                        ),
+                    ),
+                    KeyState::Failed {
+                        handshakes, why, ..
+                    } => (
+                        "handshake_failed",
+                        format!(
+                            "{handshakes} handshake(s) seen for STA {sta}, no key confirmed: {why}"
+                        ),
+                    ),
+                };
                 h.warned |= W_NO_HANDSHAKE;
                 out.push(HealthWarning {
                     bssid: *bssid,
                     sta: *sta,
-                    kind: "no_handshake",
-                    message: format!(
-                        "no handshake for STA {sta} yet: reconnect that device (e.g. power-cycle the plug) while capturing"
-                    ),
+                    kind,
+                    message,
                 });
             }
         }
@@ -245,16 +382,56 @@ mod tests {
                 &d,
             );
         }
-        let w = h.warnings(Ts::from_micros(100, 0), false, |_, _| true);
+        let w = h.warnings(Ts::from_micros(100, 0), false, |_, _| KeyState::Usable);
         let kinds: Vec<_> = w.iter().map(|w| w.kind).collect();
         assert_eq!(kinds, vec!["frames_missed", "one_direction"]);
         assert!(
-            h.warnings(Ts::from_micros(200, 0), true, |_, _| true)
+            h.warnings(Ts::from_micros(200, 0), true, |_, _| KeyState::Usable)
                 .is_empty(),
             "raised once"
         );
         let (_, s) = h.stations().next().unwrap();
         assert_eq!(s.missed_estimate, 99);
+    }
+
+    /// Handshakes whose MIC failed get the passphrase advice, not "no
+    /// handshake … power-cycle the plug" (issue 12).
+    #[test]
+    fn failed_handshakes_name_the_passphrase_not_the_plug() {
+        let advice = |state: KeyState| {
+            let mut h = HealthTracker::default();
+            for i in 0..6u16 {
+                let f = frame(DsDir::ToDs, i);
+                let d = Dot11::new_checked(&f, false).unwrap();
+                h.observe(
+                    Ts::from_micros(i64::from(i), 0),
+                    LinkKind::Ieee80211,
+                    &f,
+                    &d,
+                );
+            }
+            h.warnings(Ts::from_micros(20, 0), true, |_, _| state.clone())
+        };
+        let w = advice(KeyState::Failed {
+            handshakes: 4,
+            passphrase_wrong: true,
+            why: String::new(),
+        });
+        assert_eq!(w.len(), 1);
+        assert_eq!(w[0].kind, "handshake_failed");
+        assert!(
+            w[0].message.contains("4 handshake(s) seen")
+                && w[0]
+                    .message
+                    .contains("every MIC failed: the passphrase or SSID is wrong"),
+            "{}",
+            w[0].message
+        );
+        assert!(!w[0].message.contains("power-cycle"));
+        let w = advice(KeyState::NoHandshake);
+        assert_eq!(w[0].kind, "no_handshake");
+        assert!(w[0].message.contains("power-cycle"));
+        assert!(advice(KeyState::Usable).is_empty());
     }
 
     /// The rates the AP uses come from radiotap's MCS (bit 19) and VHT
@@ -269,7 +446,9 @@ mod tests {
             let mut h = HealthTracker::default();
             h.observe(Ts::default(), LinkKind::Radiotap, &raw, &d);
             let (_, s) = h.stations().next().unwrap();
-            (s.max_mcs, s.max_nss, s.max_width_mhz)
+            assert_eq!(s.radio[0], RadioMax::default(), "nothing to the AP");
+            let r = s.radio[1];
+            (r.mcs, r.nss, r.width_mhz)
         };
         // Flags + MCS: known, flags (bandwidth 40 MHz), index 13 (MCS 5, 2 streams).
         let present: u32 = 1 << bit::FLAGS | 1 << bit::MCS;
@@ -297,5 +476,95 @@ mod tests {
         legacy.extend_from_slice(&present.to_le_bytes());
         legacy.extend_from_slice(&[0, 108, 0x9a, 0x09, 0xa0, 0x00]);
         assert_eq!(observe(&legacy), (None, None, None));
+        // MCS with the index not known: the bandwidth only.
+        let present: u32 = 1 << bit::MCS;
+        let mut unknown = vec![0, 0, 11, 0];
+        unknown.extend_from_slice(&present.to_le_bytes());
+        unknown.extend_from_slice(&[0x01, 0x01, 15]);
+        assert_eq!(observe(&unknown), (None, None, Some(40)));
+    }
+
+    fn he_header(words: [u16; 6]) -> Vec<u8> {
+        let present: u32 = 1 << bit::HE;
+        // The HE field is 2-aligned: at offset 8, right after the presence word.
+        let mut v = vec![0, 0, 20, 0];
+        v.extend_from_slice(&present.to_le_bytes());
+        for w in words {
+            v.extend_from_slice(&w.to_le_bytes());
+        }
+        v
+    }
+
+    fn radio_of(rt: &[u8]) -> RadioMax {
+        let rt = Radiotap::new_checked(rt).unwrap();
+        let mut r = RadioMax::default();
+        r.observe(&rt);
+        r
+    }
+
+    /// HE (radiotap field 23): MCS from data3 when data1 says it is known,
+    /// the bandwidth from data5, the streams from data6 (halved under STBC).
+    #[test]
+    fn he_rates_from_radiotap() {
+        // HE SU, MCS 11 known, 80 MHz known, 2 streams.
+        let r = radio_of(&he_header([0x4020, 0, 11 << 8, 0, 2, 2]));
+        assert_eq!(
+            r,
+            RadioMax {
+                phy: Some(Phy::He),
+                mcs: Some(11),
+                nss: Some(2),
+                width_mhz: Some(80)
+            }
+        );
+        // Nothing known but the streams; 4 space-time streams with STBC = 2.
+        let r = radio_of(&he_header([0, 0, 0x8000 | (7 << 8), 0, 3, 4]));
+        assert_eq!((r.mcs, r.nss, r.width_mhz), (None, Some(2), None));
+        // A 26-tone RU is not a channel width; MCS 12+ does not exist.
+        let r = radio_of(&he_header([0x4020, 0, 13 << 8, 0, 4, 1]));
+        assert_eq!((r.mcs, r.nss, r.width_mhz), (None, Some(1), None));
+    }
+
+    /// The highest of each parameter is kept per direction, across PHYs.
+    #[test]
+    fn maxima_are_kept_per_direction() {
+        let mut h = HealthTracker::default();
+        let vht = {
+            let present: u32 = 1 << bit::VHT;
+            let mut v = vec![0, 0, 20, 0];
+            v.extend_from_slice(&present.to_le_bytes());
+            // bandwidth 1 (40 MHz), users: MCS 7 x1, MCS 4 x3.
+            v.extend_from_slice(&[0x40, 0, 0, 1, 0x71, 0x43, 0, 0, 0, 0, 0, 0]);
+            v
+        };
+        for (dir, rt) in [
+            (DsDir::FromDs, vht.clone()),
+            (DsDir::ToDs, he_header([0x0020, 0, 5 << 8, 0, 0, 1])),
+        ] {
+            let f = frame(dir, 1);
+            let mut raw = rt;
+            raw.extend_from_slice(&f);
+            let d = Dot11::new_checked(&f, false).unwrap();
+            h.observe(Ts::default(), LinkKind::Radiotap, &raw, &d);
+        }
+        let (_, s) = h.stations().next().unwrap();
+        assert_eq!(
+            s.radio[1],
+            RadioMax {
+                phy: Some(Phy::Vht),
+                mcs: Some(7),
+                nss: Some(3),
+                width_mhz: Some(40)
+            }
+        );
+        assert_eq!(
+            s.radio[0],
+            RadioMax {
+                phy: Some(Phy::He),
+                mcs: Some(5),
+                nss: Some(1),
+                width_mhz: None
+            }
+        );
     }
 }

@@ -38,6 +38,7 @@
 pub mod cipher;
 pub mod defrag;
 pub mod health;
+pub mod relay;
 pub mod replay;
 pub mod security;
 pub mod sink;
@@ -98,6 +99,33 @@ pub struct Engine {
     /// the keystore's history they already hold.
     batch_keys: WorkerKeys,
     batch_forwarded: usize,
+}
+
+impl Engine {
+    /// New capture-health warnings ([`health::HealthTracker::warnings`]),
+    /// with each keyless station's advice taken from its handshakes: "no
+    /// handshake" only when none was seen, the passphrase or the PMK when
+    /// handshakes were seen and every MIC failed.
+    pub fn health_warnings(&mut self, now: Ts, at_end: bool) -> Vec<health::HealthWarning> {
+        use crate::wpa::handshake::KeyStatus;
+        let (keys, tracker) = (&self.keys, &self.tracker);
+        self.health.warnings(now, at_end, |b, s| {
+            if !keys.pairwise(b, s).is_empty() {
+                return health::KeyState::Usable;
+            }
+            match tracker.station(b, s) {
+                Some(st) if st.handshakes_failed > 0 => health::KeyState::Failed {
+                    handshakes: st.handshakes_failed,
+                    // Not when the passphrase is confirmed elsewhere: then
+                    // this station used another one, which `why` says.
+                    passphrase_wrong: st.last_failure == Some(KeyStatus::MicMismatch)
+                        && tracker.passphrase_confirmed_elsewhere(b, s).is_none(),
+                    why: tracker.describe_station(b, s),
+                },
+                _ => health::KeyState::NoHandshake,
+            }
+        })
+    }
 }
 
 /// Caps on the per-BSS and per-station tables (a flood of fake addresses is

@@ -96,10 +96,10 @@ impl DeviceStates {
             }
             MessageKind::Response | MessageKind::Notify => {
                 for s in &m.summary {
-                    if let Summary::Emeter(r) = s {
-                        if let Some(a) = r.current_a {
-                            self.extra.entry(mac).or_default().current_a = Some(a);
-                        }
+                    if let Summary::Emeter(r) = s
+                        && let Some(a) = r.current_a
+                    {
+                        self.extra.entry(mac).or_default().current_a = Some(a);
                     }
                 }
             }

@@ -9,6 +9,7 @@
 
 use serde::Serialize;
 use serde_json::Value;
+use std::time::Duration;
 
 use crate::decoders::MessageKind;
 use crate::decoders::MessageMeta;
@@ -42,7 +43,8 @@ enum EventBody<'a> {
 
 #[derive(Serialize)]
 struct WarningEvent {
-    /// `one_direction`, `frames_missed`, `no_handshake`, or an attack kind.
+    /// `one_direction`, `frames_missed`, `no_handshake`, `handshake_failed`,
+    /// or an attack kind.
     pub kind: &'static str,
     pub bssid: String,
     pub sta: String,
@@ -264,7 +266,7 @@ fn body(e: &ev::EventBody) -> EventBody<'_> {
             alias: m.alias.clone(),
             methods: m.methods.clone(),
             summary: m.summary.iter().map(words::describe).collect(),
-            latency_ms: m.latency.map(|l| l.as_secs_f64() * 1e3),
+            latency_ms: m.latency.map(millis),
             json: m.json.clone(),
             klap: match &m.meta {
                 Some(MessageMeta::Klap {
@@ -394,8 +396,8 @@ fn body(e: &ev::EventBody) -> EventBody<'_> {
             bytes_up: c.bytes_up,
             bytes_down: c.bytes_down,
             packets: c.packets,
-            duration_s: c.duration.as_secs_f64(),
-            mean_interval_s: c.mean_interval_s,
+            duration_s: seconds(c.duration),
+            mean_interval_s: c.mean_interval_s.map(round_micros),
         }),
         ev::EventBody::Handshake(h) => {
             let (message, outcome) = words::handshake(&h.outcome);
@@ -476,6 +478,23 @@ pub fn to_json_line_from(e: &ev::Event, sensor: Option<&str>) -> String {
         sensor,
     })
     .unwrap_or_else(|_| "{}".into())
+}
+
+/// A duration in milliseconds with the capture's microsecond precision: one
+/// division of an integer by a power of ten, so the number prints as the
+/// decimal it is (`12.345`, never `12.345000000000001`).
+fn millis(d: Duration) -> f64 {
+    (d.as_micros().min(1 << 53) as f64) / 1e3
+}
+
+/// A duration in seconds with microsecond precision (see [`millis`]).
+fn seconds(d: Duration) -> f64 {
+    (d.as_micros().min(1 << 53) as f64) / 1e6
+}
+
+/// A computed number of seconds (a mean) rounded to microseconds.
+fn round_micros(s: f64) -> f64 {
+    (s * 1e6).round() / 1e6
 }
 
 #[cfg(test)]

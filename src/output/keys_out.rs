@@ -6,23 +6,23 @@
 //! `tk` form for TKIP, whose keys are written all the same.
 //!
 //! This is the only place key bytes are formatted, and only because the user
-//! asked for `--export-keys`. The file is created with mode 0600.
+//! asked for `--export-keys`. The file is written through [`super::dest`]:
+//! as `NAME.partial` created 0600 and renamed over `NAME`, so it is 0600 even
+//! when it replaces a world-readable file, and a failed write leaves nothing.
 
-use std::fs::OpenOptions;
 use std::io::{self, Write};
 use std::path::Path;
 
+use super::dest::{self, OutFile, Role, Target};
 use crate::wpa::keystore::KeyStore;
 
 pub fn write_wireshark_keys(path: &Path, keys: &KeyStore) -> io::Result<usize> {
-    let mut opts = OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    let mut f = io::BufWriter::new(opts.open(path)?);
+    write_wireshark_keys_to(&dest::resolve_io(path, Role::Replace)?, keys)
+}
+
+/// Writes the key file to a checked target ([`dest::check`]).
+pub fn write_wireshark_keys_to(t: &Target, keys: &KeyStore) -> io::Result<usize> {
+    let mut f = io::BufWriter::new(OutFile::create(t)?);
     writeln!(
         f,
         "# Wireshark 80211_keys: temporal keys derived by plugsniff (keep this file private)"
@@ -37,6 +37,6 @@ pub fn write_wireshark_keys(path: &Path, keys: &KeyStore) -> io::Result<usize> {
         writeln!(f, "\"tk\",\"{}\"", k.tk.to_hex_secret())?;
         n += 1;
     }
-    f.flush()?;
+    f.into_inner().map_err(|e| e.into_error())?.commit()?;
     Ok(n)
 }

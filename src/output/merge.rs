@@ -196,24 +196,24 @@ impl Merger {
         }
         let sensor = l.sensor.clone().unwrap_or_else(|| file_sensor.to_owned());
         self.front = self.front.max(l.ts);
-        if let Some(key) = self.seen.get(&l.id).copied() {
-            if (l.ts - key.0).abs() <= self.window_ns {
-                if let Some(h) = self.held.get_mut(&key) {
-                    self.stats.duplicates += 1;
-                    h.heard_by.insert(sensor);
-                    h.heard_by.extend(l.heard_by.iter().cloned());
-                    // The earlier copy is the one kept.
-                    if l.ts < key.0 {
-                        let mut h = self.held.remove(&key).unwrap_or_else(|| unreachable!());
-                        let key = (l.ts, key.1);
-                        h.sensor = l.sensor.clone().unwrap_or_else(|| file_sensor.to_owned());
-                        h.line = l;
-                        self.seen.insert(h.line.id.clone(), key);
-                        self.held.insert(key, h);
-                    }
-                    return self.flush(out, false);
-                }
+        if let Some(key) = self.seen.get(&l.id).copied()
+            && (l.ts - key.0).abs() <= self.window_ns
+            && let Some(h) = self.held.get_mut(&key)
+        {
+            self.stats.duplicates += 1;
+            h.heard_by.insert(sensor);
+            h.heard_by.extend(l.heard_by.iter().cloned());
+            // The earlier copy is the one kept.
+            if l.ts < key.0
+                && let Some(mut h) = self.held.remove(&key)
+            {
+                let key = (l.ts, key.1);
+                h.sensor = l.sensor.clone().unwrap_or_else(|| file_sensor.to_owned());
+                h.line = l;
+                self.seen.insert(h.line.id.clone(), key);
+                self.held.insert(key, h);
             }
+            return self.flush(out, false);
         }
         let key = (l.ts, self.seq);
         self.seq += 1;
@@ -268,18 +268,18 @@ impl Merger {
 /// The kept line with `sensor` (when it had none) and `heard_by`.
 fn render(h: Held) -> String {
     let heard: Vec<&String> = h.heard_by.iter().collect();
-    if h.line.heard_by.is_empty() {
-        if let Some(body) = h.line.text.strip_suffix('}') {
-            let mut s = body.to_owned();
-            if h.line.sensor.is_none() {
-                s.push_str(",\"sensor\":");
-                s.push_str(&Value::String(h.sensor).to_string());
-            }
-            s.push_str(",\"heard_by\":");
-            s.push_str(&serde_json::to_string(&heard).unwrap_or_else(|_| "[]".into()));
-            s.push('}');
-            return s;
+    if h.line.heard_by.is_empty()
+        && let Some(body) = h.line.text.strip_suffix('}')
+    {
+        let mut s = body.to_owned();
+        if h.line.sensor.is_none() {
+            s.push_str(",\"sensor\":");
+            s.push_str(&Value::String(h.sensor).to_string());
         }
+        s.push_str(",\"heard_by\":");
+        s.push_str(&serde_json::to_string(&heard).unwrap_or_else(|_| "[]".into()));
+        s.push('}');
+        return s;
     }
     // A line that already had `heard_by` (a merged file merged again).
     match serde_json::from_str::<Value>(&h.line.text) {

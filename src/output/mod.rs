@@ -1,7 +1,10 @@
 //! Outputs: the decrypted pcap, the Wireshark key file, the run summary.
+//! Every file written goes through [`dest`] (no output destroys an input or
+//! anything that is not a regular file).
 //!
 //! Only this module formats what the engine produced for people or programs.
 
+pub mod dest;
 pub mod device_state;
 pub mod files;
 pub mod ha_discovery;

@@ -2,17 +2,22 @@
 //! 16-byte record header per packet; <https://www.tcpdump.org/manpages/pcap-savefile.5.html>).
 //!
 //! Written here rather than through libpcap's `pcap_dump`, because that API
-//! reports no write errors (a full disk would go unnoticed). Guarantees:
+//! reports no write errors (a full disk would go unnoticed). Guarantees
+//! (through [`super::dest`]):
 //! - the file is created with mode 0600 (decrypted traffic is as private as the key);
 //! - it is written as `NAME.partial` and renamed to `NAME` by [`PcapWriter::finish`],
-//!   so a reader never sees a torn file under the final name;
+//!   so a reader never sees a torn file under the final name; a writer dropped
+//!   unfinished (an error, an early return) removes `NAME.partial`;
+//! - a FIFO or standard output is written directly;
 //! - every I/O error is returned.
 
-use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
+
+use super::dest::{self, OutFile, Role, Target};
 
 use crate::engine::Msdu;
+use crate::engine::relay::RelayFilter;
 use crate::wire::Ts;
 use crate::wire::llc;
 
@@ -142,39 +147,29 @@ pub fn encode(format: Format, linktype: u32, frames: &[(Ts, Vec<u8>)]) -> Vec<u8
     e.into_inner()
 }
 
-/// A capture file on disk, created 0600 as `NAME.partial` and renamed on finish.
+/// A capture file on disk, created 0600 as `NAME.partial` and renamed on
+/// finish; or a FIFO or standard output, written directly.
 pub struct PcapWriter {
-    enc: Encoder<BufWriter<File>>,
-    partial: PathBuf,
-    dest: PathBuf,
+    enc: Encoder<BufWriter<OutFile>>,
     pub records: u64,
 }
 
 impl PcapWriter {
-    /// Creates a pcap (or, for a `.pcapng` name, pcapng) file.
+    /// Creates a pcap (or, for a `.pcapng` name, pcapng) file. The path is
+    /// checked by [`dest::resolve`] (no directory, device, socket…).
     pub fn create(dest: &Path, linktype: u32) -> io::Result<PcapWriter> {
         Self::create_format(dest, linktype, Format::from_path(dest))
     }
 
     pub fn create_format(dest: &Path, linktype: u32, format: Format) -> io::Result<PcapWriter> {
-        let mut partial = dest.as_os_str().to_owned();
-        partial.push(".partial");
-        let partial = PathBuf::from(partial);
-        let mut opts = OpenOptions::new();
-        opts.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            opts.mode(0o600);
-        }
-        let f = opts.open(&partial)?;
+        Self::create_target(&dest::resolve_io(dest, Role::Replace)?, linktype, format)
+    }
+
+    /// Writes to a checked target ([`dest::check`]).
+    pub fn create_target(t: &Target, linktype: u32, format: Format) -> io::Result<PcapWriter> {
+        let f = OutFile::create(t)?;
         let enc = Encoder::new(BufWriter::with_capacity(1 << 20, f), format, linktype)?;
-        Ok(PcapWriter {
-            enc,
-            partial,
-            dest: dest.to_path_buf(),
-            records: 0,
-        })
+        Ok(PcapWriter { enc, records: 0 })
     }
 
     pub fn write_parts(&mut self, ts: Ts, parts: &[&[u8]]) -> io::Result<()> {
@@ -202,13 +197,44 @@ impl PcapWriter {
         }
     }
 
-    /// Flushes, syncs and renames the file to its final name.
-    pub fn finish(self) -> io::Result<PathBuf> {
-        let mut w = self.enc.into_inner();
-        w.flush()?;
-        w.get_ref().sync_all()?;
-        fs::rename(&self.partial, &self.dest)?;
-        Ok(self.dest)
+    /// Flushes, syncs and renames the file to its final name (a FIFO or
+    /// standard output: flushes). On error nothing is left under either name.
+    pub fn finish(self) -> io::Result<()> {
+        let w = self.enc.into_inner();
+        let f = w.into_inner().map_err(|e| e.into_error())?;
+        f.commit()
+    }
+}
+
+/// Which MSDUs a decrypted Ethernet pcap holds: each MSDU the network
+/// delivered, once. Not written: MAC retransmissions (802.11-2020 10.3.2.14:
+/// the receiver discards them as duplicates) and the AP's relayed copy of a
+/// frame between two stations of one BSS ([`RelayFilter`]), which decrypts
+/// to the same Ethernet frame. `decrypt -o` and `watch -w` both go through
+/// it, so they write the same frames, and `watch -r` on their output reports
+/// what it reports on the encrypted capture. (`--keep-80211` keeps every
+/// MPDU: there the copies are distinct 802.11 frames.)
+#[derive(Default)]
+pub struct EthernetDedup {
+    relay: RelayFilter,
+    /// MAC retransmissions not written.
+    pub retransmits: u64,
+    /// Relayed copies not written.
+    pub relayed: u64,
+}
+
+impl EthernetDedup {
+    /// True when `m` (a decrypted or plaintext MSDU) is to be written.
+    pub fn keep(&mut self, m: &Msdu<'_>) -> bool {
+        if m.retransmit {
+            self.retransmits += 1;
+            return false;
+        }
+        if self.relay.is_relay(m) {
+            self.relayed += 1;
+            return false;
+        }
+        true
     }
 }
 

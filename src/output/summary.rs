@@ -7,6 +7,31 @@ use serde::Serialize;
 use crate::engine::{DropReason, Engine, LinkStats};
 use crate::wire::MacAddr;
 
+/// The words of exit code 5 (`decrypt`, `watch -r`): keys were given,
+/// handshakes were seen, every MIC failed and nothing was decrypted. `None`
+/// when a key was confirmed, something decrypted (a raw TK), no handshake
+/// was checked, or no key was given.
+pub fn keys_unconfirmed(e: &Engine, keys_given: bool) -> Option<String> {
+    let v = e.tracker.verdict();
+    if !keys_given || !v.every_mic_failed() || e.counters.decrypted > 0 {
+        return None;
+    }
+    let n = v.passphrase_failed.saturating_add(v.pmk_failed);
+    let why = match (v.passphrase_failed > 0, v.pmk_failed > 0) {
+        (true, false) => "the passphrase or SSID is wrong",
+        (false, _) => {
+            "none of the given PMKs or MSKs is this network's (an SAE PMK is new at every authentication)"
+        }
+        (true, true) => {
+            "the passphrase or SSID is wrong, and none of the given PMKs or MSKs verifies either"
+        }
+    };
+    Some(format!(
+        "{n} handshake(s) seen from {} station(s), every MIC failed: {why} (no key confirmed, nothing decrypted)",
+        v.stations_failed
+    ))
+}
+
 #[derive(Debug, Serialize)]
 pub struct WifiSummary {
     pub frames: Totals,
@@ -75,6 +100,70 @@ pub struct Station {
     /// Where its PMK comes from: "PSK", "SAE", "OWE", "802.1X".
     pub key_source: Option<&'static str>,
     pub traffic: Traffic,
+    /// What the sniffer heard of this link (`engine::health`): data frames
+    /// each way, frames missed, and the highest rates seen each way. Absent
+    /// when no data frame was seen.
+    pub radio: Option<StationRadio>,
+}
+
+/// One station's link as the capture heard it (`docs/hardware.md`: a 2×2
+/// adapter cannot decode a 3×3 access point's three-stream frames; these
+/// numbers show it).
+#[derive(Debug, Serialize)]
+pub struct StationRadio {
+    pub frames_to_ap: u64,
+    pub frames_from_ap: u64,
+    /// Frames missed, estimated from sequence-number gaps (both directions).
+    pub missed_estimate: u64,
+    /// Highest rates in frames the station sent to the AP.
+    pub to_ap: Rates,
+    /// Highest rates in frames the AP sent to the station.
+    pub from_ap: Rates,
+}
+
+/// The highest PHY, MCS, spatial streams and width seen in one direction;
+/// each `null` when no frame's radiotap header said so.
+#[derive(Debug, Default, Serialize)]
+pub struct Rates {
+    pub phy: Option<&'static str>,
+    pub mcs: Option<u8>,
+    pub streams: Option<u8>,
+    pub width_mhz: Option<u16>,
+}
+
+impl From<&crate::engine::health::RadioMax> for Rates {
+    fn from(r: &crate::engine::health::RadioMax) -> Self {
+        Rates {
+            phy: r.phy.map(|p| p.name()),
+            mcs: r.mcs,
+            streams: r.nss,
+            width_mhz: r.width_mhz,
+        }
+    }
+}
+
+impl Rates {
+    /// `"VHT MCS 9, 2 streams, 80 MHz"`, or `"rates not in the radiotap headers"`.
+    fn to_text(&self) -> String {
+        let mut p = Vec::new();
+        if let Some(phy) = self.phy {
+            p.push(phy.to_string());
+        }
+        if let Some(m) = self.mcs {
+            p.push(format!("MCS {m}"));
+        }
+        if let Some(n) = self.streams {
+            p.push(format!("{n} stream{}", if n == 1 { "" } else { "s" }));
+        }
+        if let Some(w) = self.width_mhz {
+            p.push(format!("{w} MHz"));
+        }
+        if p.is_empty() {
+            "no rate in the radiotap headers".into()
+        } else {
+            p.join(" ")
+        }
+    }
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -166,6 +255,13 @@ impl WifiSummary {
                             .get(&(b, s))
                             .map(Traffic::from)
                             .unwrap_or_default(),
+                        radio: e.health.station(b, s).map(|h| StationRadio {
+                            frames_to_ap: h.frames_to_ap,
+                            frames_from_ap: h.frames_from_ap,
+                            missed_estimate: h.missed_estimate,
+                            to_ap: Rates::from(&h.radio[0]),
+                            from_ap: Rates::from(&h.radio[1]),
+                        }),
                     }
                 })
                 .collect();
@@ -254,6 +350,17 @@ impl WifiSummary {
                     st.key,
                     traffic(&st.traffic)
                 );
+                if let Some(r) = &st.radio {
+                    let _ = writeln!(
+                        s,
+                        "    radio: {} to AP ({}), {} from AP ({}), ~{} missed",
+                        r.frames_to_ap,
+                        r.to_ap.to_text(),
+                        r.frames_from_ap,
+                        r.from_ap.to_text(),
+                        r.missed_estimate
+                    );
+                }
             }
         }
         let f = &self.frames;

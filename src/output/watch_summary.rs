@@ -14,6 +14,9 @@ use crate::report::inventory::{Device, Inventory, Role};
 
 #[derive(Serialize)]
 pub struct WatchSummary<'a> {
+    /// Capture time of the last frame (`None` when the input had none).
+    #[serde(skip)]
+    pub ts: Option<crate::wire::Ts>,
     #[serde(serialize_with = "devices_json")]
     pub devices: Vec<&'a Device>,
     pub flows: FlowCounts,
@@ -100,8 +103,10 @@ impl<'a> WatchSummary<'a> {
         flows: FlowCounts,
         decode: &'a WatchStats,
         engine: &Engine,
+        ts: Option<crate::wire::Ts>,
     ) -> Self {
         WatchSummary {
+            ts,
             devices: inventory.devices().collect(),
             flows,
             decode,
@@ -113,12 +118,14 @@ impl<'a> WatchSummary<'a> {
         #[derive(Serialize)]
         struct Line<'b, 'a> {
             v: u32,
+            ts: Option<String>,
             event: &'static str,
             #[serde(flatten)]
             s: &'b WatchSummary<'a>,
         }
         serde_json::to_string(&Line {
             v: super::json::EVENT_VERSION,
+            ts: self.ts.map(rfc3339),
             event: "summary",
             s: self,
         })

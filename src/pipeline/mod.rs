@@ -48,6 +48,9 @@
 //! queued drain through the workers and the ordered stage; [`run`] returns
 //! when the last one is processed. `--duration` on a live source that has
 //! gone quiet is enforced the same way, from the ordered stage's idle wait.
+//! A file source cannot be broken out of a read (a FIFO whose writer is
+//! silent): when no batch arrives for [`STOP_GRACE`] after a stop, [`run`]
+//! returns without the capture thread, so the outputs are still finished.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -66,6 +69,9 @@ use crate::wpa::keystore::KeyEntry;
 
 pub const BATCH_FRAMES: usize = 64;
 pub const QUEUE_BATCHES: usize = 32;
+/// How long a stopped run waits for a file source's capture thread to come
+/// out of a read (a silent FIFO) before it ends without it.
+pub const STOP_GRACE: Duration = Duration::from_secs(1);
 pub const BATCH_MAX_WAIT: Duration = Duration::from_millis(20);
 /// Buffers larger than this (a rare jumbo frame) are freed, not recycled, so
 /// the pools stay small whatever the air sends.
@@ -258,6 +264,8 @@ pub fn run(
 
     let mut last = Progress::default();
     let mut k = 0usize;
+    let mut stopped_at: Option<Instant> = None;
+    let mut abandoned = false;
     loop {
         let rx = &from_workers[k % workers];
         let batch = if live {
@@ -279,9 +287,23 @@ pub fn run(
                 Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
             }
         } else {
-            match rx.recv() {
+            match rx.recv_timeout(Duration::from_millis(200)) {
                 Ok(b) => b,
-                Err(_) => break,
+                Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
+                    // Stopped (a signal, an output error) while the capture
+                    // thread sits in a read that may never return (a FIFO
+                    // whose writer is silent): after STOP_GRACE the run
+                    // ends without it, and its frames are not waited for.
+                    if stop.is_stopped() {
+                        let since = *stopped_at.get_or_insert_with(Instant::now);
+                        if since.elapsed() >= STOP_GRACE {
+                            abandoned = true;
+                            break;
+                        }
+                    }
+                    continue;
+                }
+                Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
             }
         };
         k += 1;
@@ -302,6 +324,15 @@ pub fn run(
         ordered.batch_done(&last);
     }
     drop(key_senders);
+    if abandoned {
+        // The capture thread (and the workers waiting on it) end with the
+        // process; what they still hold was read after the stop.
+        tracing::info!("stopped while the capture was blocked in a read: not waiting for it");
+        return Outcome {
+            progress: last,
+            error: None,
+        };
+    }
     let (progress, error) = capture.join().unwrap_or((last, None));
     for h in handles {
         let _ = h.join();

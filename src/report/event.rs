@@ -166,7 +166,8 @@ pub struct UndecodableEvent {
 
 #[derive(Debug, Clone)]
 pub struct WarningEvent {
-    /// `one_direction`, `frames_missed`, `no_handshake` (capture health);
+    /// `one_direction`, `frames_missed`, `no_handshake`, `handshake_failed`
+    /// (capture health);
     /// `fragment_mixed_key`, `amsdu_injection`, `key_reinstallation`, …
     /// (attacks and anomalies, `engine::security`).
     pub kind: &'static str,

@@ -49,11 +49,21 @@ impl Analyzer {
     pub(super) fn apply(
         &mut self,
         ts: Ts,
-        ends: Ends,
+        mut ends: Ends,
         flow: FlowMeta,
         found: Vec<Finding>,
         latency: &[Option<Duration>],
     ) {
+        // Frames without MACs (raw-IP, loopback, routed captures): the ends
+        // are named by what the name table learned (ARP, DHCP, a device's own
+        // sysinfo), so a device is one device whether or not its frames
+        // carried its MAC.
+        if ends.device.is_none() {
+            ends.device = self.mac_of(ends.server.ip(), None);
+        }
+        if ends.controller.is_none() {
+            ends.controller = self.mac_of(ends.client.ip(), None);
+        }
         for (i, f) in found.into_iter().enumerate() {
             match f {
                 Finding::Message(m) => {
@@ -196,8 +206,11 @@ impl Analyzer {
                             }
                         }
                     }
+                    // Stamped when decided (the frame that ended or expired
+                    // the flow), not at the flow's last packet, so events
+                    // stay in capture order.
                     self.events.push(Event {
-                        ts: at,
+                        ts,
                         anchor: None,
                         body: EventBody::CloudLink(CloudEvent {
                             state: if c.closed {
@@ -228,7 +241,7 @@ impl Analyzer {
 
     /// A decoded message: inventory facts, the message event, and a
     /// credential-leak event for every secret it carried.
-    fn message(&mut self, ts: Ts, ends: Ends, mut m: AppMessage, latency: Option<Duration>) {
+    fn message(&mut self, ts: Ts, mut ends: Ends, mut m: AppMessage, latency: Option<Duration>) {
         match m.protocol {
             crate::decoders::tplink::XOR_PROTOCOL => self.stats.inc(Count::TplinkMessages),
             crate::decoders::klap::PROTOCOL => {
@@ -241,6 +254,17 @@ impl Analyzer {
         *self.stats.messages.entry(m.protocol).or_default() += 1;
         let (src, dst) = ends.oriented(m.dir);
         let from_device = m.dir == Direction::ToClient;
+        // A device that names its own MAC (sysinfo) over a link without MACs:
+        // its address is learned, and this and later messages are its own.
+        if ends.device.is_none() && from_device && is_local(ends.server.ip()) {
+            if let Some(mac) = m.summary.iter().find_map(|s| match s {
+                Summary::SysInfo(si) => si.mac.as_deref().and_then(crate::wire::MacAddr::parse_any),
+                _ => None,
+            }) {
+                self.names.learn_ip_mac(ends.server.ip(), mac);
+                ends.device = Some(mac);
+            }
+        }
         if let Some(c) = ends.controller {
             let ctl_ip = ends.client.ip();
             if let Some(d) = self.inventory.touch(c, Role::Controller, ts) {

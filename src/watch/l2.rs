@@ -2,10 +2,8 @@
 //! link), the AP's relayed copies, ARP, and IP parsing before the transport
 //! layers ([`super::udp`], [`super::tcp`]).
 
-use std::collections::VecDeque;
-use std::time::Duration;
-
 use super::{Analyzer, EXPIRE_EVERY, Macs};
+pub use crate::engine::relay::RelayFilter;
 use crate::engine::{Mpdu, Msdu, Sink};
 use crate::flows::ip::{self, L4, is_local};
 use crate::report::counters::Count;
@@ -64,55 +62,6 @@ impl Sink for MsduSink<'_> {
     }
 }
 
-/// MSDUs a station sent to the AP (ToDS) recently, to recognise the copy the
-/// AP relays to another station of the same BSS (FromDS): the same packet
-/// crossing the air twice, each time under a different key.
-#[derive(Default)]
-pub struct RelayFilter {
-    recent: VecDeque<(u64, Duration)>,
-}
-
-impl RelayFilter {
-    pub const WINDOW: Duration = Duration::from_secs(2);
-    pub const CAPACITY: usize = 256;
-
-    fn key(m: &Msdu<'_>) -> u64 {
-        use std::hash::{Hash, Hasher};
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        m.sa.hash(&mut h);
-        m.da.hash(&mut h);
-        m.llc.hash(&mut h);
-        h.finish()
-    }
-
-    /// True when `m` is the AP's relay of an MSDU already seen going ToDS.
-    pub fn is_relay(&mut self, m: &Msdu<'_>) -> bool {
-        let now = m.ts.since_epoch();
-        while self
-            .recent
-            .front()
-            .is_some_and(|(_, t)| now.saturating_sub(*t) > Self::WINDOW)
-        {
-            self.recent.pop_front();
-        }
-        let k = Self::key(m);
-        if m.to_ds && !m.from_ds {
-            if self.recent.len() >= Self::CAPACITY {
-                self.recent.pop_front();
-            }
-            self.recent.push_back((k, now));
-            return false;
-        }
-        if m.from_ds && !m.to_ds {
-            if let Some(i) = self.recent.iter().position(|(h, _)| *h == k) {
-                self.recent.remove(i);
-                return true;
-            }
-        }
-        false
-    }
-}
-
 impl Analyzer {
     /// A frame of a plain (non-802.11) link type.
     pub(super) fn on_link_frame(&mut self, ts: Ts, dlt: i32, raw: &[u8]) {
@@ -156,7 +105,7 @@ impl Analyzer {
         }
         let now = ts.since_epoch();
         if now > self.last_expire + EXPIRE_EVERY {
-            self.expire(now);
+            self.expire(now, ts);
             self.last_expire = now;
         }
         let macs = Macs {

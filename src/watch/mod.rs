@@ -128,6 +128,8 @@ pub struct Watcher {
     pub an: Analyzer,
     /// Capture time of the last health check.
     last_health: i64,
+    /// Capture time of the latest frame (end-of-input events carry it).
+    last_ts: Option<Ts>,
 }
 
 impl Watcher {
@@ -145,6 +147,18 @@ impl Watcher {
                 relay: RelayFilter::default(),
             },
             last_health: 0,
+            last_ts: None,
+        }
+    }
+
+    /// The capture time of the latest frame seen, if any.
+    pub fn last_ts(&self) -> Option<Ts> {
+        self.last_ts
+    }
+
+    fn note_ts(&mut self, ts: Ts) {
+        if self.last_ts.is_none_or(|l| ts > l) {
+            self.last_ts = Some(ts);
         }
     }
 
@@ -165,6 +179,7 @@ impl Watcher {
         pre: &mut Option<PreDecrypted>,
         tap: &mut dyn Sink,
     ) {
+        self.note_ts(ts);
         let mut sink = l2::MsduSink {
             an: &mut self.an,
             tap,
@@ -180,6 +195,7 @@ impl Watcher {
 
     /// A frame of a plain (non-802.11) link type: Ethernet, SLL, null, raw IP.
     pub fn process_plain(&mut self, ts: Ts, dlt: i32, raw: &[u8]) {
+        self.note_ts(ts);
         self.an.on_link_frame(ts, dlt, raw);
     }
 
@@ -203,11 +219,7 @@ impl Watcher {
 
     /// Turns new capture-health warnings into events.
     fn health_events(&mut self, ts: Ts, at_end: bool) {
-        let keys = &self.engine.keys;
-        let warnings = self
-            .engine
-            .health
-            .warnings(ts, at_end, |b, s| !keys.pairwise(b, s).is_empty());
+        let warnings = self.engine.health_warnings(ts, at_end);
         for w in warnings {
             self.an.events.push(Event {
                 ts,
@@ -230,14 +242,12 @@ impl Watcher {
     }
 
     /// End of input: close every flow (final cloud-link summaries), and the
-    /// last capture-health warnings.
+    /// last capture-health warnings, all stamped with the time of the last
+    /// frame (the epoch when there was none).
     pub fn finish(&mut self) {
-        let now = Ts {
-            sec: self.last_health.max(self.an.last_expire.as_secs() as i64),
-            nsec: 0,
-        };
+        let now = self.last_ts.unwrap_or_default();
         self.health_events(now, true);
-        self.an.expire(Duration::MAX);
+        self.an.expire(Duration::MAX, now);
     }
 
     pub fn flow_count(&self) -> usize {

@@ -160,8 +160,11 @@ impl Analyzer {
     }
 
     /// Expires idle flows (all of them with `Duration::MAX`); their decoders
-    /// report the end of the connection (the cloud link's totals).
-    pub(super) fn expire(&mut self, now: Duration) {
+    /// report the end of the connection (the cloud link's totals). The
+    /// events are stamped `at`, the capture time of the frame that triggered
+    /// the expiry (or of the last frame, at the end of the input), so events
+    /// leave in capture order; the flow's own span is in their `duration`.
+    pub(super) fn expire(&mut self, now: Duration, at: Ts) {
         let gone = if now == Duration::MAX {
             let keys: Vec<_> = self.flows.iter().map(|f| f.key).collect();
             keys.into_iter()
@@ -182,7 +185,7 @@ impl Analyzer {
             let Some((_, dec)) = f.state.decoder.as_mut() else {
                 continue;
             };
-            let ts = Ts::from_duration(f.last_seen);
+            let ts = at;
             let mut found = Vec::new();
             let mut cx = Ctx {
                 ts,

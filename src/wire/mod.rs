@@ -54,6 +54,29 @@ impl MacAddr {
     pub fn is_group(&self) -> bool {
         self.0[0] & 1 == 1
     }
+
+    /// Parses the forms devices and users write: six hex pairs separated by
+    /// `:` or `-` (`50:C7:BF:ED:0A:54`, `50-c7-bf-ed-0a-54`), or twelve hex
+    /// digits (`50C7BFED0A54`). Anything else is `None`.
+    pub fn parse_any(s: &str) -> Option<MacAddr> {
+        let s = s.trim();
+        let mut a = [0u8; 6];
+        if s.len() == 12 && s.bytes().all(|b| b.is_ascii_hexdigit()) {
+            for (i, b) in a.iter_mut().enumerate() {
+                *b = u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok()?;
+            }
+            return Some(MacAddr(a));
+        }
+        let mut n = 0;
+        for (i, p) in s.split([':', '-']).enumerate() {
+            if i >= 6 || p.len() != 2 || !p.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return None;
+            }
+            a[i] = u8::from_str_radix(p, 16).ok()?;
+            n += 1;
+        }
+        (n == 6).then_some(MacAddr(a))
+    }
 }
 
 impl fmt::Display for MacAddr {
@@ -193,3 +216,32 @@ impl fmt::Display for LenError {
 }
 
 impl std::error::Error for LenError {}
+
+#[cfg(test)]
+mod tests {
+    use super::MacAddr;
+
+    #[test]
+    fn mac_forms_devices_write() {
+        let m = MacAddr([0x50, 0xc7, 0xbf, 0xed, 0x0a, 0x54]);
+        for s in [
+            "50:C7:BF:ED:0A:54",
+            "50-c7-bf-ed-0a-54",
+            "50C7BFED0A54",
+            " 50:c7:bf:ed:0a:54\n",
+        ] {
+            assert_eq!(MacAddr::parse_any(s), Some(m), "{s:?}");
+        }
+        for s in [
+            "",
+            "50:C7:BF:ED:0A",
+            "50:C7:BF:ED:0A:54:00",
+            "5:0C7:BF:ED:0A:54",
+            "+0:C7:BF:ED:0A:54",
+            "50C7BFED0A5",
+            "é0C7BFED0A54",
+        ] {
+            assert_eq!(MacAddr::parse_any(s), None, "{s:?}");
+        }
+    }
+}

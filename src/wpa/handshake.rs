@@ -402,6 +402,26 @@ struct Scheme {
     cipher: Cipher,
 }
 
+/// How a run's handshakes went ([`Tracker::verdict`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Verdict {
+    /// Stations with a key confirmed by a MIC.
+    pub confirmed_stations: usize,
+    /// Stations whose handshakes all failed their MIC with every key given.
+    pub stations_failed: usize,
+    /// Their handshakes no configured passphrase verified (once per handshake).
+    pub passphrase_failed: u32,
+    /// Their handshakes no configured PMK or MSK verified.
+    pub pmk_failed: u32,
+}
+
+impl Verdict {
+    /// Handshakes were seen and checked, and none confirmed a key.
+    pub fn every_mic_failed(&self) -> bool {
+        self.confirmed_stations == 0 && self.passphrase_failed.saturating_add(self.pmk_failed) > 0
+    }
+}
+
 /// Handshake tracker for every station, plus the SSIDs learned from the air.
 pub struct Tracker {
     networks: Vec<NetworkSecret>,
@@ -417,6 +437,9 @@ pub struct Tracker {
     confirmed_nets: HashMap<usize, (MacAddr, MacAddr)>,
     clock: u64,
     pub evicted_stations: u64,
+    /// Bumped whenever an SSID is learned or changes (readers that derive
+    /// something from the SSIDs recompute only then).
+    ssid_epoch: u64,
 }
 
 impl Tracker {
@@ -431,6 +454,7 @@ impl Tracker {
             confirmed_nets: HashMap::new(),
             clock: 0,
             evicted_stations: 0,
+            ssid_epoch: 0,
         }
     }
 
@@ -454,6 +478,20 @@ impl Tracker {
             return;
         }
         self.ssids.insert(bssid, ssid.to_vec());
+        self.ssid_epoch += 1;
+    }
+
+    /// Changes whenever [`Tracker::learn_ssid`] learns something new.
+    pub fn ssid_epoch(&self) -> u64 {
+        self.ssid_epoch
+    }
+
+    /// The BSSIDs announcing `ssid` (`O(MAX_SSIDS)`).
+    pub fn bssids_of<'a>(&'a self, ssid: &'a [u8]) -> impl Iterator<Item = MacAddr> + 'a {
+        self.ssids
+            .iter()
+            .filter(move |(_, s)| s.as_slice() == ssid)
+            .map(|(b, _)| *b)
     }
 
     /// Records the security a BSS announces (RSNE of a beacon or probe
@@ -482,6 +520,30 @@ impl Tracker {
 
     pub fn station(&self, bssid: MacAddr, sta: MacAddr) -> Option<&StationHs> {
         self.stations.get(&(bssid, sta))
+    }
+
+    /// How the run's handshakes went, over every station: what the exit
+    /// code of `decrypt` and `watch -r` is decided by.
+    pub fn verdict(&self) -> Verdict {
+        let mut v = Verdict::default();
+        for ((b, s), st) in &self.stations {
+            if st.keys_installed > 0 || st.status == KeyStatus::Confirmed {
+                v.confirmed_stations += 1;
+                continue;
+            }
+            let failed = st.handshakes_failed;
+            match st.last_failure.as_ref().unwrap_or(&st.status) {
+                KeyStatus::MicMismatch if self.passphrase_confirmed_elsewhere(*b, *s).is_none() => {
+                    v.passphrase_failed = v.passphrase_failed.saturating_add(failed.max(1));
+                }
+                KeyStatus::PmkMismatch { .. } => {
+                    v.pmk_failed = v.pmk_failed.saturating_add(failed.max(1));
+                }
+                _ => continue,
+            }
+            v.stations_failed += 1;
+        }
+        v
     }
 
     /// The diagnosis of a station in words: its status, what to supply for
@@ -528,7 +590,11 @@ impl Tracker {
 
     /// A configured passphrase for this BSS's SSID that a MIC confirmed for
     /// another station, or that the AP's PMKID in message 1 matched.
-    fn passphrase_confirmed_elsewhere(&self, bssid: MacAddr, sta: MacAddr) -> Option<Confirmation> {
+    pub fn passphrase_confirmed_elsewhere(
+        &self,
+        bssid: MacAddr,
+        sta: MacAddr,
+    ) -> Option<Confirmation> {
         let ssid = self.ssids.get(&bssid);
         for (net, (b, s)) in &self.confirmed_nets {
             let Some(n) = self.networks.get(*net) else {

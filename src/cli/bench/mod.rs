@@ -7,6 +7,7 @@ use std::time::Duration;
 use clap::Args;
 
 use super::{CliError, KeyArgs, secrets};
+use crate::output::dest::{self, InputSpec, OutputSpec, Role};
 pub mod measure;
 
 use crate::crypto::ccmp_mb::Backend;
@@ -20,11 +21,12 @@ pub struct BenchArgs {
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
-    /// Seconds per measurement (default 1, or 0.02 with --quick).
-    #[arg(long, value_name = "S")]
+    /// Seconds per measurement, 0.001..=3600 (default 1, or 0.02 with --quick).
+    #[arg(long, value_name = "S", value_parser = super::bounds::parse_bench_seconds)]
     pub seconds: Option<f64>,
-    /// Threads / workers to go up to (default: the number of cores).
-    #[arg(long, value_name = "N")]
+    /// Threads / workers to go up to, 1..=256 (default: the number of cores).
+    #[arg(long, value_name = "N", value_parser = clap::builder::RangedU64ValueParser::<usize>::new()
+        .range(super::bounds::WORKERS))]
     pub threads: Option<usize>,
     /// Also time `decrypt` end-to-end on this capture (keys from --config etc.).
     #[arg(long, value_name = "FILE")]
@@ -36,8 +38,9 @@ pub struct BenchArgs {
     /// Only write the generated stream, with its handshakes, as a radiotap pcap.
     #[arg(long, value_name = "FILE")]
     pub write_pcap: Option<PathBuf>,
-    /// Size of the generated pcap (--write-pcap, --peers): e.g. 100M, 1G.
-    #[arg(long, value_name = "SIZE", default_value = "200M", value_parser = parse_size)]
+    /// Size of the generated pcap (--write-pcap, --peers): e.g. 100M, 1G;
+    /// 0..=1T (0: only the handshakes).
+    #[arg(long, value_name = "SIZE", default_value = "200M", value_parser = super::bounds::parse_size)]
     pub size: u64,
     /// Seed of the generated stream.
     #[arg(long, default_value_t = 1)]
@@ -46,30 +49,23 @@ pub struct BenchArgs {
     pub keys: KeyArgs,
 }
 
-/// `123`, `64K`, `100M`, `1G` (powers of 1000... of 1024: K, M, G are KiB, MiB, GiB).
-pub fn parse_size(s: &str) -> Result<u64, String> {
-    let s = s.trim();
-    let (num, mult) = match s.char_indices().last() {
-        Some((i, c)) if c.is_ascii_alphabetic() => {
-            let m = match c.to_ascii_uppercase() {
-                'K' => 1 << 10,
-                'M' => 1 << 20,
-                'G' => 1 << 30,
-                _ => return Err(format!("unknown size suffix in {s:?} (K, M or G)")),
-            };
-            (&s[..i], m)
-        }
-        _ => (s, 1),
-    };
-    num.parse::<u64>()
-        .ok()
-        .and_then(|n| n.checked_mul(mult))
-        .ok_or_else(|| format!("not a size: {s:?}"))
-}
-
 pub fn run(a: BenchArgs) -> Result<(), CliError> {
     let io = |what: String| move |err| CliError::Io { what, err };
     if let Some(p) = &a.write_pcap {
+        // Never the capture of --pcap, a key file, a directory or a device.
+        let key_files = secrets::input_files(&a.keys);
+        let mut inputs: Vec<InputSpec<'_>> = key_files
+            .iter()
+            .map(|(flag, p)| InputSpec { flag, path: p })
+            .collect();
+        inputs.extend(a.pcap.as_deref().map(|path| InputSpec {
+            flag: "--pcap",
+            path,
+        }));
+        dest::check(
+            &inputs,
+            &[OutputSpec::new("--write-pcap", p, Role::Replace)],
+        )?;
         let n =
             bench::write_pcap(p, a.size, a.seed).map_err(io(format!("writing {}", p.display())))?;
         let g = bench::StreamGen::new(SizeMix::Realistic, a.seed);

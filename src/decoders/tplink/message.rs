@@ -341,13 +341,15 @@ fn sysinfo(p: &Map<String, Value>) -> SysInfo {
 
 /// Normalises both emeter firmware dialects (python-kasa `EmeterStatus`).
 fn emeter(p: &Map<String, Value>) -> EmeterReading {
-    let pick =
-        |v1: &str, v2: &str, scale: f64| num(p, v1).or_else(|| num(p, v2).map(|x| x * scale));
+    // Milli-units are divided, not multiplied by 1e-3: the quotient of an
+    // integer by a power of ten is the double nearest the decimal value, so it
+    // prints as the device sent it (230123 mV → 230.123, not 230.12300000000002).
+    let pick = |v1: &str, v2: &str, per: f64| num(p, v1).or_else(|| num(p, v2).map(|x| x / per));
     EmeterReading {
-        power_w: pick("power", "power_mw", 1e-3),
-        voltage_v: pick("voltage", "voltage_mv", 1e-3),
-        current_a: pick("current", "current_ma", 1e-3),
-        total_kwh: pick("total", "total_wh", 1e-3),
+        power_w: pick("power", "power_mw", 1000.0),
+        voltage_v: pick("voltage", "voltage_mv", 1000.0),
+        current_a: pick("current", "current_ma", 1000.0),
+        total_kwh: pick("total", "total_wh", 1000.0),
         added_kwh: None,
     }
 }

@@ -137,20 +137,22 @@ pub fn interpret(cmd: Command, sender: Sender, json: &Value) -> Interpretation {
         });
     }
     if sender == Sender::Device {
-        let scaled = |id: u32, k: f64| get(id).and_then(num).map(|x| x * k);
+        // Divided by the scale's power of ten (not multiplied by 0.1): the
+        // result prints with the precision the device sent (2301 → 230.1).
+        let scaled = |id: u32, per: f64| get(id).and_then(num).map(|x| x / per);
         let e = if legacy {
             EmeterReading {
-                current_a: scaled(4, 1e-3),
-                power_w: scaled(5, 0.1),
-                voltage_v: scaled(6, 0.1),
+                current_a: scaled(4, 1000.0),
+                power_w: scaled(5, 10.0),
+                voltage_v: scaled(6, 10.0),
                 ..EmeterReading::default()
             }
         } else {
             EmeterReading {
-                added_kwh: scaled(17, 1e-3),
-                current_a: scaled(18, 1e-3),
-                power_w: scaled(19, 0.1),
-                voltage_v: scaled(20, 0.1),
+                added_kwh: scaled(17, 1000.0),
+                current_a: scaled(18, 1000.0),
+                power_w: scaled(19, 10.0),
+                voltage_v: scaled(20, 10.0),
                 ..EmeterReading::default()
             }
         };
