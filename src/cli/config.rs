@@ -161,6 +161,11 @@ pub struct OutputSection {
     /// Show passwords found in the clear (default: masked).
     #[serde(default)]
     pub show_secrets: bool,
+    /// `[output.mqtt]`: events, device state, Home Assistant discovery
+    /// (`cli::outputs`; `watch --config` honours it too).
+    pub mqtt: Option<super::outputs::MqttSection>,
+    /// `[output.metrics]`: Prometheus metrics (`cli::outputs`).
+    pub metrics: Option<super::outputs::MetricsSection>,
 }
 
 /// `[daemon]`.

@@ -21,9 +21,18 @@
 //! pcap_rotate_mb = 100
 //! status_interval = 60
 //!
+//! [output.mqtt]                      # optional: events, plug state, Home Assistant
+//! url = "mqtt://homeassistant.local:1883"
+//!
+//! [output.metrics]                   # optional: Prometheus
+//! listen = "127.0.0.1:9898"
+//!
 //! [daemon]
 //! user = "plugsniff"
 //! ```
+//!
+//! `[output.mqtt]` and `[output.metrics]` are started by `cli::outputs`, as
+//! `watch --config` starts them.
 
 use std::path::Path;
 use std::time::Duration;
@@ -88,9 +97,15 @@ pub fn run(a: DaemonArgs) -> Result<(), CliError> {
             live.buffer_size = b.saturating_mul(1 << 20);
         }
     }
-    if !out.live && !out.json && out.jsonl.is_none() && out.pcap.is_none() {
+    if !out.live
+        && !out.json
+        && out.jsonl.is_none()
+        && out.pcap.is_none()
+        && out.mqtt.is_none()
+        && out.metrics.is_none()
+    {
         return Err(CliError::Usage(format!(
-            "{}: [output] has no sink: set live, json, jsonl or pcap",
+            "{}: [output] has no sink: set live, json, jsonl or pcap, or [output.mqtt] or [output.metrics]",
             a.config
         )));
     }
@@ -128,7 +143,7 @@ pub fn run(a: DaemonArgs) -> Result<(), CliError> {
             .as_ref()
             .is_none_or(|d| d.sandbox.unwrap_or(true)),
         decoders: cfg.decoder_config(&a.config, out.show_secrets)?,
-        sinks: Vec::new(),
+        sinks: super::outputs::start(out.mqtt.as_ref(), out.metrics.as_ref(), &a.config)?,
         summary_on_stdout: out.live || out.json,
     })
 }

@@ -23,6 +23,8 @@ pub mod bounds;
 pub mod config;
 pub mod daemon;
 pub mod decrypt;
+pub mod merge;
+pub mod outputs;
 pub mod sandbox;
 pub mod secrets;
 pub mod synth;
@@ -69,6 +71,9 @@ pub enum Command {
     Watch(watch::WatchArgs),
     /// Run unattended on a live interface with the sinks of a config file.
     Daemon(daemon::DaemonArgs),
+    /// Merge the JSON-lines event files of several sensors: capture-time
+    /// order, each message once (by its id), with the sensors that heard it.
+    Merge(merge::MergeArgs),
     /// Decryption throughput: the CCMP kernel, the `ccm` crate, OpenSSL (with
     /// `--features openssl`), the pipeline, and optionally airdecap-ng / tshark.
     Bench(bench::BenchArgs),
@@ -123,6 +128,7 @@ pub fn run() -> ExitCode {
         Command::Synth(a) => synth::run(a),
         Command::Watch(a) => watch::run(a),
         Command::Daemon(a) => daemon::run(a),
+        Command::Merge(a) => merge::run(a),
         Command::Bench(a) => bench::run(a),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();

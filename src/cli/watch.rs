@@ -245,10 +245,22 @@ pub fn run(a: WatchArgs) -> Result<(), CliError> {
                 ..Default::default()
             },
         },
-        sinks: Vec::new(),
+        sinks: config_sinks(a.keys.config.as_deref())?,
         summary_on_stdout: true,
     };
     run_config(cfg)
+}
+
+/// The sinks of `--config`'s `[output.mqtt]` and `[output.metrics]`, as the
+/// daemon starts them (`cli::outputs`).
+fn config_sinks(path: Option<&str>) -> Result<Vec<Box<dyn crate::output::EventSink>>, CliError> {
+    let Some(path) = path else {
+        return Ok(Vec::new());
+    };
+    let out = crate::cli::config::ConfigFile::load(path)?
+        .output
+        .unwrap_or_default();
+    super::outputs::start(out.mqtt.as_ref(), out.metrics.as_ref(), path)
 }
 
 pub fn default_workers() -> usize {
@@ -299,6 +311,7 @@ impl Runner {
                 shed_load: p.shed_load,
                 pcap_dropped: p.pcap.dropped,
                 pcap_if_dropped: p.pcap.if_dropped,
+                queued_batches: p.queued_batches,
             },
         }
     }

@@ -3,7 +3,8 @@
 //!
 //! Every file plugsniff writes goes through this module: `decrypt -o` and
 //! `--export-keys`, `watch -w` and `--jsonl`, the daemon's `[output]` pcap
-//! and JSON-lines file, `synth -o`, `bench --write-pcap`. It owns two things.
+//! and JSON-lines file, `synth -o`, `bench --write-pcap`, `merge -o`. It owns
+//! two things.
 //!
 //! **The checks** ([`check`], called before any input is read). An output is
 //! refused ([`Refused`]: the flag, the path and why; exit 2) when it is

@@ -452,17 +452,30 @@ pub fn direction(k: MessageKind) -> &'static str {
 
 /// One JSON line for an event.
 pub fn to_json_line(e: &ev::Event) -> String {
+    to_json_line_from(e, None)
+}
+
+/// One JSON line for an event, with the name of the sensor that heard it
+/// (`"sensor"`, for outputs several sensors share: MQTT).
+pub fn to_json_line_from(e: &ev::Event, sensor: Option<&str>) -> String {
     #[derive(Serialize)]
     struct Line<'a> {
         v: u32,
         ts: String,
         #[serde(flatten)]
         body: EventBody<'a>,
+        /// The message id (`output::msgid`): equal on every sensor that
+        /// heard the message.
+        id: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        sensor: Option<&'a str>,
     }
     serde_json::to_string(&Line {
         v: EVENT_VERSION,
         ts: rfc3339(e.ts),
         body: body(&e.body),
+        id: super::msgid::message_id(e),
+        sensor,
     })
     .unwrap_or_else(|_| "{}".into())
 }

@@ -5,10 +5,16 @@
 //! Only this module formats what the engine produced for people or programs.
 
 pub mod dest;
+pub mod device_state;
 pub mod files;
+pub mod ha_discovery;
 pub mod json;
 pub mod keys_out;
 pub mod live;
+pub mod merge;
+pub mod metrics;
+pub mod mqtt;
+pub mod msgid;
 pub mod pcap_out;
 pub mod summary;
 pub mod watch_summary;

@@ -107,6 +107,9 @@ pub struct Progress {
     pub shed_load: u64,
     /// libpcap's counters, as last read.
     pub pcap: PcapStats,
+    /// Batches waiting in the worker queues, in and out, when the ordered
+    /// stage last looked (a gauge; set by [`run`], not by the capture thread).
+    pub queued_batches: u64,
 }
 
 impl Progress {
@@ -233,6 +236,8 @@ pub fn run(
     let mut to_workers = Vec::new();
     let mut from_workers = Vec::new();
     let mut key_senders: Vec<Sender<Arc<KeyEntry>>> = Vec::new();
+    // The workers' input queues, for their depth only.
+    let mut depth_rx: Vec<Receiver<Batch>> = Vec::new();
     let mut handles = Vec::new();
     // Seen batches back to the capture thread for their buffers.
     let (recycle_tx, recycle_rx) = bounded::<Vec<Frame>>(QUEUE_BATCHES);
@@ -240,6 +245,7 @@ pub fn run(
         let (in_tx, in_rx) = bounded::<Batch>(QUEUE_BATCHES);
         let (out_tx, out_rx) = bounded::<Batch>(QUEUE_BATCHES);
         let (key_tx, key_rx) = unbounded::<Arc<KeyEntry>>();
+        depth_rx.push(in_rx.clone());
         to_workers.push(in_tx);
         from_workers.push(out_rx);
         key_senders.push(key_tx);
@@ -274,6 +280,7 @@ pub fn run(
                     if duration.is_some_and(|d| started.elapsed() >= d) {
                         stop.stop();
                     }
+                    last.queued_batches = queued(&depth_rx, &from_workers);
                     ordered.idle(&last);
                     continue;
                 }
@@ -313,6 +320,7 @@ pub fn run(
             }
         }
         last = batch.progress;
+        last.queued_batches = queued(&depth_rx, &from_workers);
         ordered.batch_done(&last);
     }
     drop(key_senders);
@@ -330,6 +338,11 @@ pub fn run(
         let _ = h.join();
     }
     Outcome { progress, error }
+}
+
+/// Batches waiting in the worker queues, in and out.
+fn queued(inputs: &[Receiver<Batch>], outputs: &[Receiver<Batch>]) -> u64 {
+    inputs.iter().chain(outputs).map(|r| r.len() as u64).sum()
 }
 
 fn worker(

@@ -148,6 +148,8 @@ pub struct CaptureCounts {
     /// libpcap's `ps_drop` and `ps_ifdrop`.
     pub pcap_dropped: u64,
     pub pcap_if_dropped: u64,
+    /// Batches waiting in the pipeline's queues (a gauge).
+    pub queued_batches: u64,
 }
 
 #[cfg(test)]

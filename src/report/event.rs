@@ -26,6 +26,13 @@ pub const MASK: &str = "********";
 pub struct Event {
     pub ts: Ts,
     pub body: EventBody,
+    /// Where the packet that completed the event sits in its connection, as
+    /// every observer of that packet sees it: for TCP, the sequence number
+    /// just past the segment's payload. `None` for datagrams, flow ends and
+    /// 802.11 events. Message ids (`output::msgid`) are built from it, so two
+    /// sensors that heard one message give it one id, and two identical
+    /// messages on one connection get two.
+    pub anchor: Option<u32>,
 }
 
 #[derive(Debug, Clone)]

@@ -91,6 +91,7 @@ impl Analyzer {
                     let (src, dst) = ends.oriented(dir);
                     self.events.push(Event {
                         ts,
+                        anchor: None,
                         body: EventBody::Undecodable(UndecodableEvent {
                             protocol,
                             src,
@@ -128,6 +129,7 @@ impl Analyzer {
                     };
                     self.events.push(Event {
                         ts,
+                        anchor: None,
                         body: EventBody::KlapSession(KlapSessionEvent {
                             src: ends.client,
                             dst: ends.server,
@@ -174,6 +176,7 @@ impl Analyzer {
                     }
                     self.events.push(Event {
                         ts,
+                        anchor: None,
                         body: EventBody::Discovery(DiscoveryEvent {
                             protocol: d.protocol,
                             src,
@@ -208,6 +211,7 @@ impl Analyzer {
                     // stay in capture order.
                     self.events.push(Event {
                         ts,
+                        anchor: None,
                         body: EventBody::CloudLink(CloudEvent {
                             state: if c.closed {
                                 CloudState::Closed
@@ -313,6 +317,7 @@ impl Analyzer {
             .map(str::to_owned);
         self.events.push(Event {
             ts,
+            anchor: None,
             body: EventBody::Message(MessageEvent {
                 protocol: m.protocol,
                 transport: m.transport,
@@ -332,6 +337,7 @@ impl Analyzer {
             self.stats.inc(Count::CredentialLeaks);
             self.events.push(Event {
                 ts,
+                anchor: None,
                 body: EventBody::CredentialLeak(l),
             });
         }

@@ -52,6 +52,7 @@ impl Sink for MsduSink<'_> {
         };
         self.an.events.push(Event {
             ts,
+            anchor: None,
             body: EventBody::Handshake(HandshakeEvent {
                 bssid,
                 sta,

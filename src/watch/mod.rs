@@ -204,6 +204,7 @@ impl Watcher {
         for w in self.engine.take_warnings() {
             self.an.events.push(Event {
                 ts,
+                anchor: None,
                 body: EventBody::Warning(WarningEvent {
                     kind: w.kind,
                     bssid: w.bssid,
@@ -222,6 +223,7 @@ impl Watcher {
         for w in warnings {
             self.an.events.push(Event {
                 ts,
+                anchor: None,
                 body: EventBody::Warning(WarningEvent {
                     kind: w.kind,
                     bssid: w.bssid,

@@ -149,7 +149,14 @@ impl Analyzer {
         stats.decoder_held = others + held;
         let latency = pair_latency(&mut state.request_ts, ts, &found);
         let ends = ends_of(flow, server_dir);
+        // What this segment completed is anchored at the sequence number
+        // past its payload: the same for every observer of the segment.
+        let first = self.events.len();
         self.apply(ts, ends, meta, found, &latency);
+        let anchor = s.seq.wrapping_add(s.payload.len() as u32);
+        for e in self.events.get_mut(first..).unwrap_or_default() {
+            e.anchor = Some(anchor);
+        }
     }
 
     /// Expires idle flows (all of them with `Duration::MAX`); their decoders

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Replays a radiotap capture through a TUN device whose link type is radiotap.
 
-Usage: tun_replay.py [--tap | --arphrd N] IFNAME CAPTURE [SECONDS]
+Usage: tun_replay.py [--tap | --arphrd N] [--pause-at N] IFNAME CAPTURE [SECONDS]
 
 With SECONDS, the capture is replayed in a loop, as fast as the device takes
 it, for that long (soak test).
@@ -18,6 +18,13 @@ TUNSETLINK while it is down, brings it up, prints "ready", waits for a line on
 stdin, then writes every frame as 00 00 00 04 + frame (flags 0, proto
 ETH_P_802_2): libpcap on IFNAME then sees DLT 127 frames exactly as from a
 monitor-mode card. Prints "done N" and waits for stdin to close.
+
+With --pause-at N, it stops after the first N frames, prints "paused N" and
+waits for another line on stdin before writing the rest (a test then changes
+the world mid-capture: stops a broker, scrapes metrics). The frame before
+the pause and the last frame are then written 50 ms late: plugsniff's capture
+thread sends a partial batch when a frame arrives 20 ms or more after the
+batch began, so no frame waits in it while the replay is quiet.
 """
 import fcntl
 import os
@@ -63,12 +70,19 @@ def main():
     args = sys.argv[1:]
     tap = False
     arphrd = ARPHRD_IEEE80211_RADIOTAP
-    if args and args[0] == "--tap":
-        tap = True
-        args = args[1:]
-    elif args and args[0] == "--arphrd":
-        arphrd = int(args[1])
-        args = args[2:]
+    pause_at = None
+    while args and args[0].startswith("--"):
+        if args[0] == "--tap":
+            tap = True
+            args = args[1:]
+        elif args[0] == "--arphrd":
+            arphrd = int(args[1])
+            args = args[2:]
+        elif args[0] == "--pause-at":
+            pause_at = int(args[1])
+            args = args[2:]
+        else:
+            raise SystemExit("unknown flag " + args[0])
     sys.argv = [sys.argv[0]] + args
     name, path = args[0], args[1]
     fd = os.open("/dev/net/tun", os.O_RDWR)
@@ -99,7 +113,13 @@ def main():
                 except OSError:
                     time.sleep(0.0005)
     else:
-        for f in frames(path):
+        all_frames = list(frames(path))
+        for f in all_frames:
+            if pause_at is not None and n == pause_at:
+                print("paused %d" % n, flush=True)
+                sys.stdin.readline()
+            if pause_at is not None and n in (pause_at - 1, len(all_frames) - 1):
+                time.sleep(0.05)
             os.write(fd, prefix + f)
             n += 1
             if n % 16 == 0:
