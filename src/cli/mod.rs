@@ -23,6 +23,7 @@ pub mod bounds;
 pub mod config;
 pub mod daemon;
 pub mod decrypt;
+pub mod report;
 pub mod sandbox;
 pub mod secrets;
 pub mod synth;
@@ -69,6 +70,9 @@ pub enum Command {
     Watch(watch::WatchArgs),
     /// Run unattended on a live interface with the sinks of a config file.
     Daemon(daemon::DaemonArgs),
+    /// One self-contained HTML page (or JSON) of a capture: network and
+    /// stations, every device with its timeline and power plots, every message.
+    Report(report::ReportArgs),
     /// Decryption throughput: the CCMP kernel, the `ccm` crate, OpenSSL (with
     /// `--features openssl`), the pipeline, and optionally airdecap-ng / tshark.
     Bench(bench::BenchArgs),
@@ -123,6 +127,7 @@ pub fn run() -> ExitCode {
         Command::Synth(a) => synth::run(a),
         Command::Watch(a) => watch::run(a),
         Command::Daemon(a) => daemon::run(a),
+        Command::Report(a) => report::run(a),
         Command::Bench(a) => bench::run(a),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();

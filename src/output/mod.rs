@@ -10,6 +10,7 @@ pub mod json;
 pub mod keys_out;
 pub mod live;
 pub mod pcap_out;
+pub mod report;
 pub mod summary;
 pub mod watch_summary;
 pub mod words;
