@@ -102,10 +102,11 @@ pub fn run(a: ReportArgs) -> Result<(), CliError> {
     };
     // Exit 5 (every MIC failed) still writes the report: it says why.
     let run_result = run_config(cfg);
-    if let Err(e) = &run_result {
-        if !matches!(e, CliError::KeysUnconfirmed(_)) {
-            return run_result;
-        }
+    if run_result
+        .as_ref()
+        .is_err_and(|e| !matches!(e, CliError::KeysUnconfirmed(_)))
+    {
+        return run_result;
     }
     let c = std::mem::take(&mut *collector.lock().map_err(|_| CliError::Io {
         what: "the report collector".into(),

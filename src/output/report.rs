@@ -439,10 +439,8 @@ pub fn svg_plot(title: &str, unit: &str, pts: &[(f64, f64)], ax: Axes) -> String
     let mut pts = pts;
     pts.sort_by(|a, b| a.0.total_cmp(&b.0));
     for (t, v) in &pts {
-        if step {
-            if let Some(p) = prev {
-                let _ = write!(poly, "{:.1},{:.1} ", x(*t), y(p));
-            }
+        if let Some(p) = prev.filter(|_| step) {
+            let _ = write!(poly, "{:.1},{:.1} ", x(*t), y(p));
         }
         let _ = write!(poly, "{:.1},{:.1} ", x(*t), y(*v));
         prev = Some(*v);
