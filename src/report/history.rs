@@ -147,7 +147,9 @@ impl DeviceHistory {
                 w,
                 "{},{},{},{},{},{}",
                 s.ts.as_micros(),
-                s.relay_on.map(|b| u8::from(b).to_string()).unwrap_or_default(),
+                s.relay_on
+                    .map(|b| u8::from(b).to_string())
+                    .unwrap_or_default(),
                 f(s.power_w),
                 f(s.voltage_v),
                 f(s.current_a),
@@ -324,9 +326,21 @@ mod tests {
     fn samples_commands_and_relay_changes() {
         let mut h = History::default();
         h.record(&msg(1, MessageKind::Response, vec![sysinfo(false)]));
-        h.record(&msg(2, MessageKind::Request, vec![Summary::SetRelayState(RelayState::On)]));
-        h.record(&msg(3, MessageKind::Response, vec![sysinfo(true), emeter(60.0)]));
-        h.record(&msg(4, MessageKind::Notify, vec![sysinfo(true), emeter(f64::NAN)]));
+        h.record(&msg(
+            2,
+            MessageKind::Request,
+            vec![Summary::SetRelayState(RelayState::On)],
+        ));
+        h.record(&msg(
+            3,
+            MessageKind::Response,
+            vec![sysinfo(true), emeter(60.0)],
+        ));
+        h.record(&msg(
+            4,
+            MessageKind::Notify,
+            vec![sysinfo(true), emeter(f64::NAN)],
+        ));
         let d = h.get(&PLUG).unwrap();
         let s: Vec<_> = d.samples().collect();
         assert_eq!(s.len(), 3);
@@ -339,12 +353,18 @@ mod tests {
         assert!(matches!(kinds[1], MarkKind::Relay { on: false }));
         assert!(matches!(
             kinds[2],
-            MarkKind::Command { relay: Some(true), .. }
+            MarkKind::Command {
+                relay: Some(true),
+                ..
+            }
         ));
         assert!(matches!(kinds.last(), Some(MarkKind::Relay { on: true })));
         // The unchanged relay state at t=4 adds no mark.
         assert_eq!(
-            kinds.iter().filter(|k| matches!(k, MarkKind::Relay { .. })).count(),
+            kinds
+                .iter()
+                .filter(|k| matches!(k, MarkKind::Relay { .. }))
+                .count(),
             2
         );
     }
@@ -397,7 +417,10 @@ mod tests {
         assert_eq!(h.refused, 5);
         let (_, d) = h.devices().next().unwrap();
         match &d.marks().next().unwrap().what {
-            MarkKind::Cloud { up: true, server: Some(s) } => assert!(s.len() <= MAX_TEXT),
+            MarkKind::Cloud {
+                up: true,
+                server: Some(s),
+            } => assert!(s.len() <= MAX_TEXT),
             other => panic!("{other:?}"),
         }
         let mut h = History::default();
@@ -412,12 +435,19 @@ mod tests {
     #[test]
     fn csv() {
         let mut h = History::default();
-        h.record(&msg(2, MessageKind::Response, vec![sysinfo(true), emeter(23.0)]));
+        h.record(&msg(
+            2,
+            MessageKind::Response,
+            vec![sysinfo(true), emeter(23.0)],
+        ));
         let mut out = Vec::new();
         h.get(&PLUG).unwrap().write_csv(&mut out).unwrap();
         let s = String::from_utf8(out).unwrap();
         let lines: Vec<_> = s.lines().collect();
-        assert_eq!(lines[0], "time_us,relay_on,power_w,voltage_v,current_a,energy_kwh");
+        assert_eq!(
+            lines[0],
+            "time_us,relay_on,power_w,voltage_v,current_a,energy_kwh"
+        );
         assert!(lines[1].starts_with("2000000,1,23,230,"), "{}", lines[1]);
         assert!(lines[1].ends_with(",1.5"));
     }

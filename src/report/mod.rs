@@ -9,5 +9,5 @@
 
 pub mod counters;
 pub mod event;
-pub mod inventory;
 pub mod history;
+pub mod inventory;
