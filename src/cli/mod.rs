@@ -25,6 +25,7 @@ pub mod daemon;
 pub mod decrypt;
 pub mod merge;
 pub mod outputs;
+pub mod report;
 pub mod sandbox;
 pub mod secrets;
 pub mod synth;
@@ -74,6 +75,9 @@ pub enum Command {
     /// Merge the JSON-lines event files of several sensors: capture-time
     /// order, each message once (by its id), with the sensors that heard it.
     Merge(merge::MergeArgs),
+    /// One self-contained HTML page (or JSON) of a capture: network and
+    /// stations, every device with its timeline and power plots, every message.
+    Report(report::ReportArgs),
     /// Decryption throughput: the CCMP kernel, the `ccm` crate, OpenSSL (with
     /// `--features openssl`), the pipeline, and optionally airdecap-ng / tshark.
     Bench(bench::BenchArgs),
@@ -129,6 +133,7 @@ pub fn run() -> ExitCode {
         Command::Watch(a) => watch::run(a),
         Command::Daemon(a) => daemon::run(a),
         Command::Merge(a) => merge::run(a),
+        Command::Report(a) => report::run(a),
         Command::Bench(a) => bench::run(a),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();

@@ -16,6 +16,7 @@ pub mod metrics;
 pub mod mqtt;
 pub mod msgid;
 pub mod pcap_out;
+pub mod report;
 pub mod summary;
 pub mod watch_summary;
 pub mod words;
