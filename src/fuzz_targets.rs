@@ -595,10 +595,10 @@ pub fn llc_ip(data: &[u8]) {
     let d = DLTS[usize::from(sel) % DLTS.len()];
     if let Ok(f) = ip::parse_link(d, rest) {
         assert!(f.payload.len() <= rest.len());
-        if let Ok(Some(p)) = ip::parse_ip_ethertype(f.ethertype, f.payload) {
-            if let ip::L4::Tcp { payload, .. } | ip::L4::Udp { payload, .. } = p.l4 {
-                assert!(payload.len() <= f.payload.len());
-            }
+        if let Ok(Some(p)) = ip::parse_ip_ethertype(f.ethertype, f.payload)
+            && let ip::L4::Tcp { payload, .. } | ip::L4::Udp { payload, .. } = p.l4
+        {
+            assert!(payload.len() <= f.payload.len());
         }
         let _ = ip::parse_arp(f.payload);
     }

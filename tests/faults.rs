@@ -26,7 +26,10 @@ fn pcapng_blocks(b: &[u8]) -> Vec<(usize, u32)> {
     while o + 8 <= b.len() {
         let t = u32::from_le_bytes(b[o..o + 4].try_into().unwrap());
         let len = u32::from_le_bytes(b[o + 4..o + 8].try_into().unwrap()) as usize;
-        assert!(len >= 12 && len % 4 == 0, "demo.pcapng block at {o}");
+        assert!(
+            len >= 12 && len.is_multiple_of(4),
+            "demo.pcapng block at {o}"
+        );
         out.push((o, t));
         o += len;
     }

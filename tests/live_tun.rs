@@ -274,7 +274,10 @@ fn live_tun_replay_of_demo_matches_file() {
             .contains("\"event\":\"summary\"")
     );
     let n = pcap_records(&tmp.path().join("decrypted.pcap"));
-    assert!(n > 40, "decrypted pcap has {n} frames (46: each MSDU of the demo once)");
+    assert!(
+        n > 40,
+        "decrypted pcap has {n} frames (46: each MSDU of the demo once)"
+    );
     // A status line was printed while running.
     assert!(stderr.contains("plugsniff: status") || stderr.contains("plugsniff: final"));
 }

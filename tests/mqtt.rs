@@ -537,10 +537,10 @@ fn check_discovery(topic: &str, doc: &Value) -> Result<(), String> {
             }
         }
         "sensor" => {
-            if let Some(sc) = sc {
-                if !["measurement", "total", "total_increasing"].contains(&sc) {
-                    return Err(format!("state_class {sc} unknown"));
-                }
+            if let Some(sc) = sc
+                && !["measurement", "total", "total_increasing"].contains(&sc)
+            {
+                return Err(format!("state_class {sc} unknown"));
             }
             if let Some(d) = dc {
                 let (units, classes) = sensor_class(d)

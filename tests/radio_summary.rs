@@ -53,11 +53,11 @@ fn tshark_links(path: &std::path::Path) -> Links {
             .or_default();
         e.0 += 1;
         let num = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok());
-        if num(3) == Some(1) {
-            if let Some(idx) = num(4).filter(|i| *i < 32) {
-                e.1 = e.1.max(Some(idx % 8));
-                e.2 = e.2.max(Some(idx / 8 + 1));
-            }
+        if num(3) == Some(1)
+            && let Some(idx) = num(4).filter(|i| *i < 32)
+        {
+            e.1 = e.1.max(Some(idx % 8));
+            e.2 = e.2.max(Some(idx / 8 + 1));
         }
         if num(5) == Some(1) {
             let w = if num(6) == Some(1) { 40 } else { 20 };

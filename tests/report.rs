@@ -198,12 +198,12 @@ fn report_refuses_to_overwrite_its_input() {
 
 fn chromium() -> Option<PathBuf> {
     for c in ["chromium", "chromium-browser", "google-chrome"] {
-        if let Ok(o) = Command::new("which").arg(c).output() {
-            if o.status.success() {
-                let p = String::from_utf8_lossy(&o.stdout).trim().to_string();
-                if !p.is_empty() {
-                    return Some(PathBuf::from(p));
-                }
+        if let Ok(o) = Command::new("which").arg(c).output()
+            && o.status.success()
+        {
+            let p = String::from_utf8_lossy(&o.stdout).trim().to_string();
+            if !p.is_empty() {
+                return Some(PathBuf::from(p));
             }
         }
     }

@@ -22,10 +22,10 @@ struct Collect {
 
 impl Sink for Collect {
     fn msdu(&mut self, m: &Msdu<'_>) {
-        if m.decrypted {
-            if let Some(s) = llc::parse_snap(m.llc) {
-                self.payloads.push(s.payload.to_vec());
-            }
+        if m.decrypted
+            && let Some(s) = llc::parse_snap(m.llc)
+        {
+            self.payloads.push(s.payload.to_vec());
         }
     }
 }

@@ -128,11 +128,11 @@ fn vendors_against_their_python_libraries() {
     let mut headers = Vec::new();
     for ex in &me_t.tcp {
         for (_, seg) in &ex.segments {
-            if let Some(i) = seg.windows(4).position(|w| w == b"\r\n\r\n") {
-                if let Ok(v) = serde_json::from_slice::<Value>(&seg[i + 4..]) {
-                    headers.push(json!([v["header"], meross::USER_KEY]));
-                    headers.push(json!([v["header"], "not the key"]));
-                }
+            if let Some(i) = seg.windows(4).position(|w| w == b"\r\n\r\n")
+                && let Ok(v) = serde_json::from_slice::<Value>(&seg[i + 4..])
+            {
+                headers.push(json!([v["header"], meross::USER_KEY]));
+                headers.push(json!([v["header"], "not the key"]));
             }
         }
     }

@@ -598,7 +598,7 @@ impl<R: Read> Reader<R> {
                 why: "less than the 12 bytes of an empty block",
             });
         }
-        if len32 % 4 != 0 {
+        if !len32.is_multiple_of(4) {
             return Err(FileError::BadBlockLength {
                 offset: at,
                 len: len32,
@@ -659,7 +659,7 @@ impl<R: Read> Reader<R> {
                 }
                 let opts = b.get(16..len - 4).unwrap_or(&[]);
                 let (units_per_sec, offset_sec) = idb_options(opts, big, at)?;
-                let nanos_per_unit = if NANOS_PER_SEC % units_per_sec == 0 {
+                let nanos_per_unit = if NANOS_PER_SEC.is_multiple_of(units_per_sec) {
                     NANOS_PER_SEC / units_per_sec
                 } else {
                     0

@@ -171,10 +171,11 @@ impl LiveSource {
         if LinkKind::from_dlt(dlt).is_none() {
             // Offer radiotap when the interface can do it, even when a plain
             // link type would be accepted: it is the 802.11 view.
-            if let Ok(list) = cap.list_datalinks() {
-                if list.contains(&DLT_RADIOTAP) && cap.set_datalink(DLT_RADIOTAP).is_ok() {
-                    dlt = cap.datalink();
-                }
+            if let Ok(list) = cap.list_datalinks()
+                && list.contains(&DLT_RADIOTAP)
+                && cap.set_datalink(DLT_RADIOTAP).is_ok()
+            {
+                dlt = cap.datalink();
             }
         }
         let link_name = lib

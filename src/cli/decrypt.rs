@@ -160,10 +160,10 @@ pub struct PcapSink {
 
 impl PcapSink {
     fn record(&mut self, r: io::Result<()>) {
-        if let Err(e) = r {
-            if self.error.is_none() {
-                self.error = Some(e);
-            }
+        if let Err(e) = r
+            && self.error.is_none()
+        {
+            self.error = Some(e);
         }
     }
 }

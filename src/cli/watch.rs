@@ -414,11 +414,11 @@ impl Runner {
                 err,
             });
         }
-        if let Some(every) = self.status_every {
-            if self.last_status.elapsed() >= every {
-                self.last_status = Instant::now();
-                eprintln!("plugsniff: status {}", status_line(&self.w, p));
-            }
+        if let Some(every) = self.status_every
+            && self.last_status.elapsed() >= every
+        {
+            self.last_status = Instant::now();
+            eprintln!("plugsniff: status {}", status_line(&self.w, p));
         }
     }
 }

@@ -323,11 +323,11 @@ impl HttpParser {
             self.buf.clear();
             return;
         }
-        if let State::Skip { remaining } = &mut self.state {
-            if *remaining >= len {
-                *remaining -= len;
-                return;
-            }
+        if let State::Skip { remaining } = &mut self.state
+            && *remaining >= len
+        {
+            *remaining -= len;
+            return;
         }
         let skipped = self.buf.len() as u64 + len;
         self.buf.clear();

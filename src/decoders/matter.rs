@@ -229,11 +229,11 @@ impl MatterPeers {
     fn entry(&mut self, key: (IpAddr, IpAddr)) -> (&mut PeerStats, bool) {
         let new = !self.map.contains_key(&key);
         if new {
-            if self.map.len() >= MAX_PEERS {
-                if let Some(old) = self.order.pop_front() {
-                    self.map.remove(&old);
-                    self.evicted += 1;
-                }
+            if self.map.len() >= MAX_PEERS
+                && let Some(old) = self.order.pop_front()
+            {
+                self.map.remove(&old);
+                self.evicted += 1;
             }
             self.order.push_back(key);
         }

@@ -244,11 +244,12 @@ impl WsFramer {
 
     /// `len` bytes of this direction were never captured.
     pub fn on_gap(&mut self, len: u64) {
-        if let State::Skip { remaining } = &mut self.state {
-            if *remaining >= len && len > 0 {
-                *remaining -= len;
-                return;
-            }
+        if let State::Skip { remaining } = &mut self.state
+            && *remaining >= len
+            && len > 0
+        {
+            *remaining -= len;
+            return;
         }
         let skipped = self.buf.len() as u64 + len;
         self.buf = Vec::new();
@@ -393,17 +394,16 @@ impl WsFramer {
                 if !p.discard {
                     p.data.extend_from_slice(&payload);
                 }
-                if h.fin {
-                    if let Some(p) = self.partial.take() {
-                        if !p.discard {
-                            out.push(WsEvent::Message {
-                                text: p.text,
-                                data: p.data,
-                                masked: p.masked,
-                                fragments: p.fragments,
-                            });
-                        }
-                    }
+                if h.fin
+                    && let Some(p) = self.partial.take()
+                    && !p.discard
+                {
+                    out.push(WsEvent::Message {
+                        text: p.text,
+                        data: p.data,
+                        masked: p.masked,
+                        fragments: p.fragments,
+                    });
                 }
             }
             _ => {

@@ -157,17 +157,16 @@ impl Defragmenter {
     }
 
     fn start(&mut self, c: FragChain) {
-        if self.chains.len() >= MAX_FRAGMENT_CHAINS {
-            if let Some(old) = self
+        if self.chains.len() >= MAX_FRAGMENT_CHAINS
+            && let Some(old) = self
                 .chains
                 .iter()
                 .enumerate()
                 .min_by_key(|(_, c)| c.age)
                 .map(|(i, _)| i)
-            {
-                self.chains.swap_remove(old);
-                self.evicted += 1;
-            }
+        {
+            self.chains.swap_remove(old);
+            self.evicted += 1;
         }
         self.chains.push(c);
     }

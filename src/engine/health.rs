@@ -250,10 +250,11 @@ impl HealthTracker {
                 p & (1 << bit::MCS | 1 << bit::VHT | 1 << bit::HE | 1 << bit::EXT) != 0
             })
         };
-        if link == LinkKind::Radiotap && rate_info() {
-            if let Ok(rt) = Radiotap::new_checked(raw) {
-                h.radio[dir].observe(&rt);
-            }
+        if link == LinkKind::Radiotap
+            && rate_info()
+            && let Ok(rt) = Radiotap::new_checked(raw)
+        {
+            h.radio[dir].observe(&rt);
         }
     }
 

@@ -354,12 +354,11 @@ impl Engine {
             } else if id == rsn::ID_VENDOR
                 && el.starts_with(&rsn::WPA_VENDOR_PREFIX)
                 && group.is_none()
+                && let Ok(r) = rsn::RsnInfo::parse_wpa_vendor(el)
             {
-                if let Ok(r) = rsn::RsnInfo::parse_wpa_vendor(el) {
-                    akms = r.akms.as_slice().to_vec();
-                    group = Some(r.group_cipher);
-                    wpa1 = true;
-                }
+                akms = r.akms.as_slice().to_vec();
+                group = Some(r.group_cipher);
+                wpa1 = true;
             }
         }
         if let Some(b) = self.bss_mut(bssid) {
@@ -557,11 +556,9 @@ impl Engine {
             station_of(d)
         };
         let frame = self.counters.read;
-        if fragmented {
-            if let Err(r) = self.defrag.push_plaintext(ta, ra, seq, frag, frame) {
-                self.fragment_warning(ts, d, r, None);
-                return Err(r.reason());
-            }
+        if fragmented && let Err(r) = self.defrag.push_plaintext(ta, ra, seq, frag, frame) {
+            self.fragment_warning(ts, d, r, None);
+            return Err(r.reason());
         }
         let body = d.body();
         if d.amsdu() && !fragmented && amsdu_injected(body) {
@@ -729,10 +726,11 @@ impl Engine {
         let tid = d.tid();
         let (to_ds, from_ds) = (d.to_ds(), d.from_ds());
         let mut one = |eng: &mut Engine, da: MacAddr, sa: MacAddr, llc_body: &[u8]| {
-            if let Some(snap) = llc::parse_snap(llc_body) {
-                if snap.ethertype == ethertype::EAPOL && !retransmit {
-                    eng.on_eapol(ts, ta, ra, snap.payload, sink);
-                }
+            if let Some(snap) = llc::parse_snap(llc_body)
+                && snap.ethertype == ethertype::EAPOL
+                && !retransmit
+            {
+                eng.on_eapol(ts, ta, ra, snap.payload, sink);
             }
             sink.msdu(&Msdu {
                 ts,

@@ -132,11 +132,12 @@ impl Warnings {
     pub fn raise(&mut self, ts: Ts, w: SecurityWarning) {
         *self.totals.entry(w.kind).or_default() += 1;
         let key = (w.kind, w.bssid, w.sta);
-        if let Some(&t) = self.last.get(&key) {
-            if ts.sec.saturating_sub(t) < WARNING_REPEAT_SECS && ts.sec >= t {
-                self.suppressed += 1;
-                return;
-            }
+        if let Some(&t) = self.last.get(&key)
+            && ts.sec.saturating_sub(t) < WARNING_REPEAT_SECS
+            && ts.sec >= t
+        {
+            self.suppressed += 1;
+            return;
         }
         if self.last.len() >= MAX_RATE_ENTRIES && !self.last.contains_key(&key) {
             self.last.clear();

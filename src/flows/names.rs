@@ -329,10 +329,10 @@ impl NameTable {
         else {
             return;
         };
-        if let Some(h) = d.hostname.filter(|h| !h.is_empty()) {
-            if self.hostnames.insert(mac, h.into_boxed_str()) {
-                self.stats.evicted_hostnames += 1;
-            }
+        if let Some(h) = d.hostname.filter(|h| !h.is_empty())
+            && self.hostnames.insert(mac, h.into_boxed_str())
+        {
+            self.stats.evicted_hostnames += 1;
         }
         let v4 = |a: Ipv4Addr| (!a.is_unspecified()).then_some(a);
         let ip = match d.msg_type {

@@ -358,10 +358,10 @@ pub fn check(inputs: &[InputSpec<'_>], outputs: &[OutputSpec<'_>]) -> Result<Vec
         let target = resolve(spec)?;
         let names = touched(&target, spec.role);
         let mut ids: Vec<(FileId, String)> = Vec::new();
-        if target == Target::Stdout {
-            if let Some(id) = fd_id(io::stdout().as_fd()) {
-                ids.push((id, "standard output ".into()));
-            }
+        if target == Target::Stdout
+            && let Some(id) = fd_id(io::stdout().as_fd())
+        {
+            ids.push((id, "standard output ".into()));
         }
         for (n, label) in &names {
             if let Ok(m) = fs::metadata(n) {

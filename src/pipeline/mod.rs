@@ -161,10 +161,10 @@ pub struct StopHandle {
 impl StopHandle {
     pub fn stop(&self) {
         self.flag.store(true, Ordering::SeqCst);
-        if let Ok(b) = self.breaker.lock() {
-            if let Some(b) = b.as_ref() {
-                b.stop();
-            }
+        if let Ok(b) = self.breaker.lock()
+            && let Some(b) = b.as_ref()
+        {
+            b.stop();
         }
     }
     pub fn is_stopped(&self) -> bool {
@@ -226,10 +226,10 @@ pub fn run(
     let workers = workers.max(1);
     let kind = source.kind();
     let dlt = source.dlt();
-    if let Source::Live(l) = &mut source {
-        if let Ok(mut b) = stop.breaker.lock() {
-            *b = Some(l.breaker());
-        }
+    if let Source::Live(l) = &mut source
+        && let Ok(mut b) = stop.breaker.lock()
+    {
+        *b = Some(l.breaker());
     }
     let live = source.is_live();
     let (duration, started) = (limits.duration, Instant::now());
@@ -361,10 +361,11 @@ fn worker(
         }
         // Spent decryptions of a recycled batch: their buffers are reused.
         for f in &mut b.frames {
-            if let Some(p) = f.pre.take() {
-                if spare.len() < 2 * BATCH_FRAMES && p.plain.capacity() <= RECYCLE_MAX_BYTES {
-                    spare.push(p.plain);
-                }
+            if let Some(p) = f.pre.take()
+                && spare.len() < 2 * BATCH_FRAMES
+                && p.plain.capacity() <= RECYCLE_MAX_BYTES
+            {
+                spare.push(p.plain);
             }
         }
         if let Some(kind) = kind {
@@ -404,11 +405,11 @@ fn capture_loop(
     // Frames of batches the ordered stage is done with, their buffers reused.
     let mut spare: Vec<Frame> = Vec::new();
     let fill = |spare: &mut Vec<Frame>, ts: Ts, orig_len: u32, dlt: i32, data: &[u8]| -> Frame {
-        if spare.is_empty() {
-            if let Ok(mut old) = recycled.try_recv() {
-                old.reverse();
-                *spare = old;
-            }
+        if spare.is_empty()
+            && let Ok(mut old) = recycled.try_recv()
+        {
+            old.reverse();
+            *spare = old;
         }
         match spare.pop() {
             Some(mut f) if f.data.capacity() <= RECYCLE_MAX_BYTES => {

@@ -288,6 +288,7 @@ mod tests {
     fn msg(sec: i64, kind: MessageKind, summary: Vec<Summary>) -> Event {
         Event {
             ts: Ts::from_micros(sec, 0),
+            anchor: None,
             body: EventBody::Message(MessageEvent {
                 protocol: "xor-tcp",
                 transport: "tcp",
@@ -394,6 +395,7 @@ mod tests {
             let mac = MacAddr([0x02, 0, 0, (i >> 16) as u8, (i >> 8) as u8, i as u8]);
             h.record(&Event {
                 ts: Ts::from_micros(0, 0),
+                anchor: None,
                 body: EventBody::CloudLink(CloudEvent {
                     state: CloudState::Opened,
                     device: Some(mac),

@@ -426,9 +426,9 @@ impl KeyFrame {
 /// Pads key data for AES key wrap (IEEE 802.11-2020 12.7.2 j): if shorter
 /// than 16 bytes or not a multiple of 8, append 0xdd then zeros.
 pub fn pad_key_data(data: &mut Vec<u8>) {
-    if data.len() < 16 || data.len() % 8 != 0 {
+    if data.len() < 16 || !data.len().is_multiple_of(8) {
         data.push(0xdd);
-        while data.len() < 16 || data.len() % 8 != 0 {
+        while data.len() < 16 || !data.len().is_multiple_of(8) {
             data.push(0);
         }
     }

@@ -49,10 +49,10 @@ impl Builder {
                 self.buf.extend_from_slice(&(0xc000 | off).to_be_bytes());
                 return;
             }
-            if let Ok(off) = u16::try_from(self.buf.len()) {
-                if off < 0x4000 {
-                    self.seen.insert(suffix, off);
-                }
+            if let Ok(off) = u16::try_from(self.buf.len())
+                && off < 0x4000
+            {
+                self.seen.insert(suffix, off);
             }
             let l = &labels[i].as_bytes()[..labels[i].len().min(63)];
             self.buf.push(l.len() as u8);

@@ -154,21 +154,21 @@ impl Analyzer {
                     } else {
                         None
                     };
-                    if let (Some(mac), Some(a)) = (device, &d.announce) {
-                        if let Some(dev) = self.inventory.touch(mac, Role::Plug, ts) {
-                            dev.protocols.extend(a.protocols.iter().copied());
-                            dev.ip = Some(a.ip);
-                            if a.model.is_some() {
-                                dev.model.clone_from(&a.model);
-                            }
-                            if a.name.is_some() {
-                                dev.alias.clone_from(&a.name);
-                            }
-                            if a.firmware.is_some() {
-                                dev.firmware.clone_from(&a.firmware);
-                            }
-                            dev.notes.extend(a.notes.iter().cloned());
+                    if let (Some(mac), Some(a)) = (device, &d.announce)
+                        && let Some(dev) = self.inventory.touch(mac, Role::Plug, ts)
+                    {
+                        dev.protocols.extend(a.protocols.iter().copied());
+                        dev.ip = Some(a.ip);
+                        if a.model.is_some() {
+                            dev.model.clone_from(&a.model);
                         }
+                        if a.name.is_some() {
+                            dev.alias.clone_from(&a.name);
+                        }
+                        if a.firmware.is_some() {
+                            dev.firmware.clone_from(&a.firmware);
+                        }
+                        dev.notes.extend(a.notes.iter().cloned());
                     }
                     let mut json = d.json;
                     if let (Some(j), false) = (json.as_mut(), self.shared.config.show_secrets) {
@@ -197,13 +197,13 @@ impl Analyzer {
                         (ends.device, false)
                     };
                     let at = Ts::from_duration(flow.last_seen);
-                    if let Some(mac) = device {
-                        if let Some(d) = self.inventory.touch(mac, Role::Plug, at) {
-                            d.protocols.insert("tls");
-                            if let Some(sni) = &c.sni {
-                                d.notes
-                                    .insert(format!("cloud link to {sni} (TLS: metadata only)"));
-                            }
+                    if let Some(mac) = device
+                        && let Some(d) = self.inventory.touch(mac, Role::Plug, at)
+                    {
+                        d.protocols.insert("tls");
+                        if let Some(sni) = &c.sni {
+                            d.notes
+                                .insert(format!("cloud link to {sni} (TLS: metadata only)"));
                         }
                     }
                     // Stamped when decided (the frame that ended or expired
@@ -256,14 +256,16 @@ impl Analyzer {
         let from_device = m.dir == Direction::ToClient;
         // A device that names its own MAC (sysinfo) over a link without MACs:
         // its address is learned, and this and later messages are its own.
-        if ends.device.is_none() && from_device && is_local(ends.server.ip()) {
-            if let Some(mac) = m.summary.iter().find_map(|s| match s {
+        if ends.device.is_none()
+            && from_device
+            && is_local(ends.server.ip())
+            && let Some(mac) = m.summary.iter().find_map(|s| match s {
                 Summary::SysInfo(si) => si.mac.as_deref().and_then(crate::wire::MacAddr::parse_any),
                 _ => None,
-            }) {
-                self.names.learn_ip_mac(ends.server.ip(), mac);
-                ends.device = Some(mac);
-            }
+            })
+        {
+            self.names.learn_ip_mac(ends.server.ip(), mac);
+            ends.device = Some(mac);
         }
         if let Some(c) = ends.controller {
             let ctl_ip = ends.client.ip();
@@ -277,13 +279,13 @@ impl Analyzer {
         }
         // A response identifies its sender as a plug; a request to a unicast
         // address identifies its receiver as one.
-        if let Some(mac) = ends.device {
-            if let Some(d) = self.inventory.touch(mac, Role::Plug, ts) {
-                d.messages += 1;
-                d.protocols.insert(m.via);
-                d.ip = Some(ends.server.ip());
-                apply_to_device(d, &m.summary, from_device);
-            }
+        if let Some(mac) = ends.device
+            && let Some(d) = self.inventory.touch(mac, Role::Plug, ts)
+        {
+            d.messages += 1;
+            d.protocols.insert(m.via);
+            d.ip = Some(ends.server.ip());
+            apply_to_device(d, &m.summary, from_device);
         }
         let show = self.shared.config.show_secrets;
         let mut leaks = Vec::new();

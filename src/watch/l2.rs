@@ -98,10 +98,10 @@ impl Analyzer {
         if pkt.fragment {
             return self.stats.inc(Count::IpFragments);
         }
-        if let Some(m) = src_mac {
-            if is_local(pkt.src) {
-                self.names.learn_ip_mac(pkt.src, m);
-            }
+        if let Some(m) = src_mac
+            && is_local(pkt.src)
+        {
+            self.names.learn_ip_mac(pkt.src, m);
         }
         let now = ts.since_epoch();
         if now > self.last_expire + EXPIRE_EVERY {

@@ -336,10 +336,10 @@ impl fmt::Display for LabelText<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         use fmt::Write;
         // Fast path: printable ASCII, the common case, in one write.
-        if self.0.iter().all(|b| (0x20..0x7f).contains(b)) {
-            if let Ok(s) = std::str::from_utf8(self.0) {
-                return f.write_str(s);
-            }
+        if self.0.iter().all(|b| (0x20..0x7f).contains(b))
+            && let Ok(s) = std::str::from_utf8(self.0)
+        {
+            return f.write_str(s);
         }
         for chunk in self.0.utf8_chunks() {
             for c in chunk.valid().chars() {

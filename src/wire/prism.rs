@@ -222,10 +222,10 @@ impl<'a> PrismHeader<'a> {
     /// put a raw RSSI there instead.
     pub fn dbm_signal(&self) -> Option<i8> {
         let v = self.signal_raw()?;
-        if let PrismKind::Avs { .. } = self.kind {
-            if self.u32_at(44)? != 2 {
-                return None;
-            }
+        if let PrismKind::Avs { .. } = self.kind
+            && self.u32_at(44)? != 2
+        {
+            return None;
         }
         i8::try_from(v).ok().filter(|&s| s < 0)
     }

@@ -259,11 +259,11 @@ impl<'a> Radiotap<'a> {
                             it_len,
                         });
                     }
-                    if let Some(slot) = rt.offsets.get_mut(b) {
-                        if *slot == 0 {
-                            // offset < it_len <= u16::MAX
-                            *slot = offset as u16;
-                        }
+                    if let Some(slot) = rt.offsets.get_mut(b)
+                        && *slot == 0
+                    {
+                        // offset < it_len <= u16::MAX
+                        *slot = offset as u16;
                     }
                     pos = end;
                 }

@@ -109,7 +109,7 @@ pub fn decrypt_key_data(
             Ok(())
         }
         0 | 2 | 3 => {
-            if data.len() < 16 || data.len() % 8 != 0 {
+            if data.len() < 16 || !data.len().is_multiple_of(8) {
                 return Err(GtkError::BadLength { len: data.len() });
             }
             out.resize(data.len() - 8, 0);

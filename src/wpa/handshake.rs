@@ -555,10 +555,10 @@ impl Tracker {
             return KeyStatus::NoHandshake.describe();
         };
         let mut status = st.status.clone();
-        if status == KeyStatus::MicMismatch {
-            if let Some(c) = self.passphrase_confirmed_elsewhere(bssid, sta) {
-                status = KeyStatus::DifferentPassphrase(c);
-            }
+        if status == KeyStatus::MicMismatch
+            && let Some(c) = self.passphrase_confirmed_elsewhere(bssid, sta)
+        {
+            status = KeyStatus::DifferentPassphrase(c);
         }
         let mut s = status.describe();
         if st.keys_installed > 0 && st.handshakes_failed > 0 {
@@ -632,11 +632,12 @@ impl Tracker {
     fn touch(&mut self, aa: MacAddr, spa: MacAddr) -> &mut StationHs {
         self.clock += 1;
         let clock = self.clock;
-        if !self.stations.contains_key(&(aa, spa)) && self.stations.len() >= MAX_STATIONS {
-            if let Some((_, old)) = self.by_activity.pop_first() {
-                self.stations.remove(&old);
-                self.evicted_stations += 1;
-            }
+        if !self.stations.contains_key(&(aa, spa))
+            && self.stations.len() >= MAX_STATIONS
+            && let Some((_, old)) = self.by_activity.pop_first()
+        {
+            self.stations.remove(&old);
+            self.evicted_stations += 1;
         }
         let st = self
             .stations
@@ -675,15 +676,15 @@ impl Tracker {
                 (None, l) => l.clone(),
             };
             let mut push = |key: &[u8], passphrase: bool, pmkid: Option<[u8; 16]>| {
-                if fits(key.len()) {
-                    if let Some(key) = PmkAny::from_slice(key) {
-                        out.push(Candidate {
-                            key,
-                            net: i,
-                            passphrase,
-                            pmkid,
-                        });
-                    }
+                if fits(key.len())
+                    && let Some(key) = PmkAny::from_slice(key)
+                {
+                    out.push(Candidate {
+                        key,
+                        net: i,
+                        passphrase,
+                        pmkid,
+                    });
                 }
             };
             match &n.secret {
@@ -945,11 +946,12 @@ impl Tracker {
                     return HsEvent::Seen(msg);
                 };
                 // Same nonces as the confirmed PTK: check M3 and take its GTK.
-                if let Some(c) = &st.confirmed {
-                    if c.anonce == stored.nonce && c.snonce == m2.nonce {
-                        let c = c.clone();
-                        return self.take_m3_gtk(keys, aa, spa, &c, &stored.frame, true);
-                    }
+                if let Some(c) = &st.confirmed
+                    && c.anonce == stored.nonce
+                    && c.snonce == m2.nonce
+                {
+                    let c = c.clone();
+                    return self.take_m3_gtk(keys, aa, spa, &c, &stored.frame, true);
                 }
                 let m2kd = EapolKey::detect(&m2.frame, Some(k.mic_len()))
                     .ok()
@@ -1050,10 +1052,10 @@ impl Tracker {
         if akm.is_none() && !matches!(version, 1..=3) {
             return HsEvent::Failed(KeyStatus::Unsupported(version));
         }
-        if let Some(a) = akm {
-            if akm::source(a).is_none() {
-                return HsEvent::Failed(KeyStatus::UnsupportedAkm(a));
-            }
+        if let Some(a) = akm
+            && akm::source(a).is_none()
+        {
+            return HsEvent::Failed(KeyStatus::UnsupportedAkm(a));
         }
         let (cands, ssid_missing) = self.candidates(&aa, akm);
         let (m1_pmkid, ft, r1name) = {
@@ -1187,10 +1189,10 @@ impl Tracker {
             self.confirmed_nets.entry(net).or_insert((aa, spa));
         }
         keys.install_pairwise(aa, spa, tk);
-        if let Ok(Some(k)) = EapolKey::detect(mic_frame, Some(conf.algo.mic_len())) {
-            if k.message() == Message::M3 {
-                self.take_m3_gtk(keys, aa, spa, &conf, mic_frame, false);
-            }
+        if let Ok(Some(k)) = EapolKey::detect(mic_frame, Some(conf.algo.mic_len()))
+            && k.message() == Message::M3
+        {
+            self.take_m3_gtk(keys, aa, spa, &conf, mic_frame, false);
         }
         HsEvent::PairwiseInstalled { via }
     }
@@ -1241,13 +1243,13 @@ impl Tracker {
             return HsEvent::Ignored("M3 key data does not unwrap");
         }
         // The AP's RSNE in M3 names the group cipher and management cipher.
-        if let Some(r) = rsn::rsn_element(&plain).and_then(|b| rsn::RsnInfo::parse(b).ok()) {
-            if self.bss.len() < MAX_SSIDS || self.bss.contains_key(&aa) {
-                let b = self.bss.entry(aa).or_default();
-                b.group_cipher = Some(r.group_cipher);
-                if r.group_mgmt_cipher.is_some() {
-                    b.mgmt_cipher = r.group_mgmt_cipher;
-                }
+        if let Some(r) = rsn::rsn_element(&plain).and_then(|b| rsn::RsnInfo::parse(b).ok())
+            && (self.bss.len() < MAX_SSIDS || self.bss.contains_key(&aa))
+        {
+            let b = self.bss.entry(aa).or_default();
+            b.group_cipher = Some(r.group_cipher);
+            if r.group_mgmt_cipher.is_some() {
+                b.mgmt_cipher = r.group_mgmt_cipher;
             }
         }
         let pairwise = c.ptk.tk.cipher;
@@ -1479,15 +1481,15 @@ impl Tracker {
                 }
                 let mic_len = Self::ft_mic_len(st.akm);
                 for (id, b) in rsn::elements(ies) {
-                    if id == rsn::ID_FTE {
-                        if let Some(f) = rsn::parse_fte(b, mic_len) {
-                            if txn == 1 {
-                                st.ft.snonce = Some(f.snonce);
-                                st.ft.anonce = None;
-                            } else {
-                                st.ft.anonce = Some(f.anonce);
-                                st.ft.snonce = Some(f.snonce);
-                            }
+                    if id == rsn::ID_FTE
+                        && let Some(f) = rsn::parse_fte(b, mic_len)
+                    {
+                        if txn == 1 {
+                            st.ft.snonce = Some(f.snonce);
+                            st.ft.anonce = None;
+                        } else {
+                            st.ft.anonce = Some(f.anonce);
+                            st.ft.snonce = Some(f.snonce);
                         }
                     }
                 }

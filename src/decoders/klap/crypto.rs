@@ -237,7 +237,7 @@ impl SessionKeys {
             return Err(CryptError::TooShort { len: body.len() });
         }
         let ct = &body[SIG_LEN..];
-        if ct.len() % BLOCK != 0 {
+        if !ct.len().is_multiple_of(BLOCK) {
             return Err(CryptError::NotBlockAligned { len: ct.len() });
         }
         let aes = Aes128::new(&self.key.into());

@@ -166,16 +166,16 @@ impl KlapSessions {
     }
 
     fn insert(&mut self, pair: (IpAddr, IpAddr), cookie: Option<String>, state: Established) {
-        if !self.sessions.contains_key(&pair) && self.sessions.len() >= MAX_SESSIONS {
-            if let Some(old) = self
+        if !self.sessions.contains_key(&pair)
+            && self.sessions.len() >= MAX_SESSIONS
+            && let Some(old) = self
                 .sessions
                 .iter()
                 .min_by_key(|(_, e)| e.age)
                 .map(|(k, _)| *k)
-            {
-                self.sessions.remove(&old);
-                self.evicted += 1;
-            }
+        {
+            self.sessions.remove(&old);
+            self.evicted += 1;
         }
         self.clock += 1;
         self.sessions.insert(

@@ -433,11 +433,11 @@ pub fn interpret(msg: &MdnsMessage, sender: IpAddr, cfg: &DecoderConfig) -> Repo
             let inst = &instances[i];
             let (line, kind) = apply(inst, &mut a);
             summary.push(line);
-            if let (Some(k), Some(port)) = (kind, inst.port) {
-                if !inst.goodbye {
-                    for &ip in ips.iter().chain(ips.is_empty().then_some(&sender)) {
-                        report.ports.push((ip, port, k));
-                    }
+            if let (Some(k), Some(port)) = (kind, inst.port)
+                && !inst.goodbye
+            {
+                for &ip in ips.iter().chain(ips.is_empty().then_some(&sender)) {
+                    report.ports.push((ip, port, k));
                 }
             }
             if inst.service == "_ewelink._tcp" {

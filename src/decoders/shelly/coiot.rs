@@ -201,11 +201,11 @@ impl CoiotDescriptions {
     pub fn learn(&mut self, ip: IpAddr, d: Description) {
         if self.map.insert(ip, Arc::new(d)).is_none() {
             self.order.push_back(ip);
-            if self.order.len() > MAX_DESCRIPTIONS {
-                if let Some(old) = self.order.pop_front() {
-                    self.map.remove(&old);
-                    self.evicted += 1;
-                }
+            if self.order.len() > MAX_DESCRIPTIONS
+                && let Some(old) = self.order.pop_front()
+            {
+                self.map.remove(&old);
+                self.evicted += 1;
             }
         }
     }

@@ -187,12 +187,11 @@ impl ShellyConn {
         if gen1::is_gen1_path(path) {
             let method = gen1::method_of(path);
             let mut params = gen1::params(query);
-            if !m.body.is_empty() {
-                if let (Value::Object(p), Ok(b)) = (&mut params, std::str::from_utf8(&m.body)) {
-                    if let Value::Object(more) = gen1::params(b.trim()) {
-                        p.extend(more);
-                    }
-                }
+            if !m.body.is_empty()
+                && let (Value::Object(p), Ok(b)) = (&mut params, std::str::from_utf8(&m.body))
+                && let Value::Object(more) = gen1::params(b.trim())
+            {
+                p.extend(more);
             }
             let summary = gen1::request_summary(&method, &params);
             let generation = (method != "shelly" && !method.starts_with("cit/")).then_some(1);
@@ -234,10 +233,10 @@ impl ShellyConn {
             Some(Req::Upgrade | Req::Other) => return,
             None => (None, None),
         };
-        if status == 401 {
-            if let Some(a) = m.auth() {
-                self.note_auth(&a, out);
-            }
+        if status == 401
+            && let Some(a) = m.auth()
+        {
+            self.note_auth(&a, out);
         }
         let mut summary = Vec::new();
         let mut rpc_id = None;
@@ -245,10 +244,10 @@ impl ShellyConn {
             (_, 200) | (None, _) => match &req {
                 Some(Req::Gen1 { method }) => {
                     summary = gen1::response_summary(method, &v);
-                    if method == "cit/d" {
-                        if let Some(d) = coiot::Description::parse(&v) {
-                            cx.shared.coiot.learn(cx.server.ip(), d);
-                        }
+                    if method == "cit/d"
+                        && let Some(d) = coiot::Description::parse(&v)
+                    {
+                        cx.shared.coiot.learn(cx.server.ip(), d);
                     }
                 }
                 Some(Req::RpcGet { method }) => summary = rpc::result_summary(Some(method), &v),

@@ -104,10 +104,10 @@ pub fn redact(v: &mut Value) {
     if let Some(r) = v.get_mut("auth").and_then(|a| a.get_mut("response")) {
         *r = Value::String(REDACTED.into());
     }
-    if let Some(h) = v.get_mut("params").and_then(|p| p.get_mut("ha1")) {
-        if !h.is_null() {
-            *h = Value::String(REDACTED.into());
-        }
+    if let Some(h) = v.get_mut("params").and_then(|p| p.get_mut("ha1"))
+        && !h.is_null()
+    {
+        *h = Value::String(REDACTED.into());
     }
 }
 

@@ -144,7 +144,7 @@ pub fn ecb_encrypt_block(key: &TuyaKey, block: &[u8; BLOCK]) -> [u8; BLOCK] {
 /// cheap first test when trying many keys (a wrong key passes with
 /// probability about 1/256).
 pub fn ecb_padding_plausible(key: &TuyaKey, ct: &[u8]) -> bool {
-    if ct.is_empty() || ct.len() % BLOCK != 0 {
+    if ct.is_empty() || !ct.len().is_multiple_of(BLOCK) {
         return false;
     }
     let mut b = aes::Block::default();
@@ -167,7 +167,7 @@ fn pkcs7_len(b: &[u8]) -> Option<usize> {
 
 /// AES-128-ECB decryption with a strict PKCS#7 check.
 pub fn ecb_decrypt(key: &TuyaKey, ct: &[u8]) -> Result<Zeroizing<Vec<u8>>, CryptError> {
-    if ct.is_empty() || ct.len() % BLOCK != 0 {
+    if ct.is_empty() || !ct.len().is_multiple_of(BLOCK) {
         return Err(CryptError::NotBlockAligned { len: ct.len() });
     }
     // The last block first: a wrong key fails here about 255 times in 256,

@@ -115,10 +115,10 @@ impl TuyaState {
     /// speaking `version`.
     pub fn learn(&mut self, ip: IpAddr, device_id: Option<&str>, version: Option<Version>) {
         if let Some(l) = Self::remember(&mut self.learned, &mut self.stats, ip) {
-            if let Some(id) = device_id {
-                if l.device_id.as_deref() != Some(id) {
-                    l.device_id = Some(id.to_owned());
-                }
+            if let Some(id) = device_id
+                && l.device_id.as_deref() != Some(id)
+            {
+                l.device_id = Some(id.to_owned());
             }
             if version.is_some() {
                 l.version = version;

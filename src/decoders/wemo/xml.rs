@@ -141,15 +141,15 @@ fn walk(xml: &[u8], max_elements: usize) -> Result<Walk, XmlError> {
 }
 
 fn append(elements: &mut [(usize, String, Option<String>, String)], stack: &[usize], s: &str) {
-    if let Some(&i) = stack.last() {
-        if let Some(e) = elements.get_mut(i) {
-            let room = MAX_TEXT.saturating_sub(e.3.len());
-            let mut n = room.min(s.len());
-            while !s.is_char_boundary(n) {
-                n -= 1;
-            }
-            e.3.push_str(&s[..n]);
+    if let Some(&i) = stack.last()
+        && let Some(e) = elements.get_mut(i)
+    {
+        let room = MAX_TEXT.saturating_sub(e.3.len());
+        let mut n = room.min(s.len());
+        while !s.is_char_boundary(n) {
+            n -= 1;
         }
+        e.3.push_str(&s[..n]);
     }
 }
 
