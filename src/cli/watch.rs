@@ -632,6 +632,7 @@ pub fn run_config(cfg: RunConfig) -> Result<(), CliError> {
     if let Some(h) = sig {
         h.close();
     }
+    r.w.input_ended_at(outcome.progress.last_ts);
     r.w.finish();
     r.emit_events();
     let final_progress = outcome.progress;

@@ -110,6 +110,9 @@ pub struct Progress {
     /// Batches waiting in the worker queues, in and out, when the ordered
     /// stage last looked (a gauge; set by [`run`], not by the capture thread).
     pub queued_batches: u64,
+    /// Capture time of the latest frame read, filtered or not: the end of
+    /// the input, which end-of-input events are stamped with.
+    pub last_ts: Option<crate::wire::Ts>,
 }
 
 impl Progress {
@@ -478,6 +481,9 @@ fn capture_loop(
             Source::File(f) => match (bar.as_mut().map(|b| b.tick(f)), f.next_frame()).1 {
                 Ok(Some(fr)) => {
                     p.captured += 1;
+                    if p.last_ts.is_none_or(|l| fr.ts > l) {
+                        p.last_ts = Some(fr.ts);
+                    }
                     if passes(&mut limits.filter, fr.dlt, fr.orig_len, fr.data) {
                         Some(fill(&mut spare, fr.ts, fr.orig_len, fr.dlt, fr.data))
                     } else {
@@ -505,6 +511,9 @@ fn capture_loop(
                 match l.next_frame() {
                     Ok(Next::Frame(fr)) => {
                         p.captured += 1;
+                        if p.last_ts.is_none_or(|l| fr.ts > l) {
+                            p.last_ts = Some(fr.ts);
+                        }
                         if passes(&mut limits.filter, dlt, fr.orig_len, fr.data) {
                             Some(fill(&mut spare, fr.ts, fr.orig_len, dlt, fr.data))
                         } else {

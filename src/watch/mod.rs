@@ -156,6 +156,14 @@ impl Watcher {
         self.last_ts
     }
 
+    /// The input ended at `ts` (its last frame, one a filter may have kept
+    /// from the watcher): end-of-input events are stamped with it.
+    pub fn input_ended_at(&mut self, ts: Option<Ts>) {
+        if let Some(t) = ts {
+            self.note_ts(t);
+        }
+    }
+
     fn note_ts(&mut self, ts: Ts) {
         if self.last_ts.is_none_or(|l| ts > l) {
             self.last_ts = Some(ts);
