@@ -566,10 +566,12 @@ impl EventSink for MqttSink {
     fn finish(&mut self, view: &RunView<'_>) -> std::io::Result<()> {
         self.publish_states(view);
         self.note_depth();
-        // The queue closes; the thread publishes what it holds, the final
-        // documents, then disconnects (no last will on a clean stop).
-        self.events = None;
+        // The final status is in place before the queue closes: closing it
+        // lets the thread publish what it holds and the retained documents,
+        // then disconnect (no last will on a clean stop); a status set after
+        // that could miss the final round.
         self.publish_status(view, "offline");
+        self.events = None;
         self.shared.wake.notify_one();
         if self.done.recv_timeout(self.flush_timeout).is_err() {
             self.shared.aborted.store(true, Ordering::SeqCst);
