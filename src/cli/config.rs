@@ -422,7 +422,7 @@ impl ConfigFile {
             };
             let tk = parse_tk_hex(&k.tk).ok_or_else(|| err("tk must be 32 or 64 hex digits"))?;
             let mac = |s: &Option<String>| match s {
-                Some(s) => parse_mac(s)
+                Some(s) => MacAddr::parse_any(s)
                     .map(Some)
                     .ok_or_else(|| err("bssid/sta must be a MAC address like aa:bb:cc:dd:ee:ff")),
                 None => Ok(None),
@@ -707,11 +707,6 @@ fn parse_hex_array<const N: usize>(s: &str) -> Option<[u8; N]> {
     let mut b = [0u8; N];
     hex::decode_to_slice(s.trim(), &mut b).ok()?;
     Some(b)
-}
-
-/// `aa:bb:cc:dd:ee:ff` (or with `-`).
-pub fn parse_mac(s: &str) -> Option<MacAddr> {
-    MacAddr::parse_any(s)
 }
 
 /// Reads Wireshark's `80211_keys` file (see [`parse_wireshark_keys`]).

@@ -67,7 +67,7 @@ pub struct DecryptArgs {
 }
 
 fn parse_bssid(s: &str) -> Result<crate::wire::MacAddr, String> {
-    super::config::parse_mac(s)
+    crate::wire::MacAddr::parse_any(s)
         .filter(|m| !m.is_group())
         .ok_or_else(|| format!("{s:?} is not a unicast MAC address (aa:bb:cc:dd:ee:ff)"))
 }
