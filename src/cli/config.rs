@@ -161,6 +161,9 @@ pub struct OutputSection {
     /// Show passwords found in the clear (default: masked).
     #[serde(default)]
     pub show_secrets: bool,
+    /// A directory for one CSV per device (its power and relay history,
+    /// `output::history_files`), written every minute and at the end.
+    pub history: Option<String>,
     /// `[output.mqtt]`: events, device state, Home Assistant discovery
     /// (`cli::outputs`; `watch --config` honours it too).
     pub mqtt: Option<super::outputs::MqttSection>,

@@ -103,9 +103,10 @@ pub fn run(a: DaemonArgs) -> Result<(), CliError> {
         && out.pcap.is_none()
         && out.mqtt.is_none()
         && out.metrics.is_none()
+        && out.history.is_none()
     {
         return Err(CliError::Usage(format!(
-            "{}: [output] has no sink: set live, json, jsonl or pcap, or [output.mqtt] or [output.metrics]",
+            "{}: [output] has no sink: set live, json, jsonl, pcap or history, or [output.mqtt] or [output.metrics]",
             a.config
         )));
     }
@@ -143,7 +144,14 @@ pub fn run(a: DaemonArgs) -> Result<(), CliError> {
             .as_ref()
             .is_none_or(|d| d.sandbox.unwrap_or(true)),
         decoders: cfg.decoder_config(&a.config, out.show_secrets)?,
-        sinks: super::outputs::start(out.mqtt.as_ref(), out.metrics.as_ref(), &a.config)?,
+        sinks: {
+            let mut s = super::outputs::start(out.mqtt.as_ref(), out.metrics.as_ref(), &a.config)?;
+            s.extend(super::outputs::history(
+                out.history.as_deref(),
+                secrets::input_files(&key_args),
+            )?);
+            s
+        },
         summary_on_stdout: out.live || out.json,
     })
 }

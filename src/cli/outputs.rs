@@ -1,6 +1,7 @@
-//! `[output.mqtt]` and `[output.metrics]`: the config sections and the sinks
-//! they start, the same for `plugsniff daemon` and `plugsniff watch -r/-i
-//! --config` (so a capture file can be replayed into Home Assistant).
+//! `[output.mqtt]`, `[output.metrics]` and `[output] history`: the config
+//! sections and the sinks they start, the same for `plugsniff daemon` and
+//! `plugsniff watch -r/-i --config` (so a capture file can be replayed into
+//! Home Assistant).
 //!
 //! ```toml
 //! [output.mqtt]
@@ -20,6 +21,9 @@
 //!
 //! [output.metrics]
 //! listen = "127.0.0.1:9898"          # Prometheus: http://127.0.0.1:9898/metrics
+//!
+//! [output]
+//! history = "/var/lib/plugsniff/history"  # one CSV per device (`output::history_files`)
 //! ```
 //!
 //! Every value is checked before anything starts; an error names the key,
@@ -137,6 +141,18 @@ pub fn start(
         sinks.push(Box::new(sink));
     }
     Ok(sinks)
+}
+
+/// The sink of `[output] history = "dir"` (`output::history_files`): the
+/// directory must exist; no CSV it writes may be one of `inputs`.
+pub fn history(
+    dir: Option<&str>,
+    inputs: Vec<(&'static str, std::path::PathBuf)>,
+) -> Result<Option<Box<dyn EventSink>>, CliError> {
+    let Some(dir) = dir else { return Ok(None) };
+    let sink = crate::output::history_files::HistorySink::start(Path::new(dir), inputs)
+        .map_err(|e| CliError::Usage(e.to_string()))?;
+    Ok(Some(Box::new(sink)))
 }
 
 /// Checks `[output.mqtt]` and reads its TLS files.

@@ -99,6 +99,11 @@ pub struct WatchArgs {
     /// Do not print handshake events.
     #[arg(long)]
     pub quiet_wpa: bool,
+    /// A live dashboard instead of lines: devices with power sparklines,
+    /// the radio and capture counters, events, each device's messages
+    /// (q quit, / filter, p pause, s sort, Enter messages). Needs a terminal.
+    #[arg(long, conflicts_with = "json")]
+    pub tui: bool,
     /// After the capture opens, drop privileges to this user (Linux).
     #[arg(long, value_name = "USER")]
     pub user: Option<String>,
@@ -182,6 +187,20 @@ pub fn check_outputs(
 }
 
 pub fn run(a: WatchArgs) -> Result<(), CliError> {
+    if a.tui && a.write.as_deref() == Some(Path::new("-")) {
+        return Err(CliError::Usage(
+            "--tui draws on standard output: -w - cannot write the pcap there too \
+             (name a file for -w)"
+                .into(),
+        ));
+    }
+    if a.tui && !std::io::stdout().is_terminal() {
+        return Err(CliError::Usage(
+            "--tui needs standard output to be a terminal (without --tui, events are \
+             printed as lines; --json for machines)"
+                .into(),
+        ));
+    }
     if a.json && a.write.as_deref() == Some(Path::new("-")) {
         return Err(CliError::Usage(
             "-w - writes the pcap to standard output: --json cannot go there too \
@@ -216,7 +235,13 @@ pub fn run(a: WatchArgs) -> Result<(), CliError> {
         }
         (None, None) => return Err(CliError::Usage("give -r FILE or -i IFACE".into())),
     };
-    let cfg = RunConfig {
+    let label = match (&a.read, &a.interface) {
+        (Some(r), _) => Path::new(r)
+            .file_name()
+            .map_or(r.clone(), |n| n.to_string_lossy().into_owned()),
+        (None, i) => i.clone().unwrap_or_default(),
+    };
+    let mut cfg = RunConfig {
         source,
         networks: secrets::gather(&a.keys)?,
         workers: a.workers.unwrap_or_else(default_workers),
@@ -225,7 +250,7 @@ pub fn run(a: WatchArgs) -> Result<(), CliError> {
             duration: a.duration.filter(|d| *d > 0.0).map(Duration::from_secs_f64),
             filter: None,
         },
-        stdout_json: Some(a.json),
+        stdout_json: (!a.tui).then_some(a.json),
         style: Style {
             color,
             show_json: a.show_json,
@@ -245,22 +270,77 @@ pub fn run(a: WatchArgs) -> Result<(), CliError> {
                 ..Default::default()
             },
         },
-        sinks: config_sinks(a.keys.config.as_deref())?,
-        summary_on_stdout: true,
+        sinks: config_sinks(a.keys.config.as_deref(), {
+            let mut inputs = secrets::input_files(&a.keys);
+            inputs.extend(a.read.as_ref().map(|r| ("-r", PathBuf::from(r))));
+            inputs
+        })?,
+        summary_on_stdout: !a.tui,
     };
-    run_config(cfg)
+    if !a.tui {
+        return run_config(cfg);
+    }
+    // The dashboard takes the terminal after everything that may prompt
+    // or fail on the command line, before the capture opens.
+    let stop = StopHandle::default();
+    let quit = stop.clone();
+    let (sink, ui) =
+        crate::output::tui::start(label, Box::new(move || quit.stop())).map_err(|err| {
+            CliError::Io {
+                what: "starting the dashboard".into(),
+                err,
+            }
+        })?;
+    cfg.sinks.push(Box::new(sink));
+    let result = run_config_with_stop(cfg, stop);
+    // A run that failed shows nothing worth staying for; one that ended
+    // (or only found no key to confirm) stays until `q`.
+    if result
+        .as_ref()
+        .is_err_and(|e| !matches!(e, CliError::KeysUnconfirmed(_)))
+    {
+        ui.close();
+    }
+    let (exit, last) = ui.wait().map_err(|err| CliError::Io {
+        what: "the dashboard".into(),
+        err,
+    })?;
+    if let Some(s) = last {
+        eprintln!(
+            "plugsniff: dashboard closed ({}): {} device(s), {} message(s) decoded{}",
+            match exit {
+                crate::output::tui::Exit::Quit => "q",
+                crate::output::tui::Exit::Signal => "signal",
+                crate::output::tui::Exit::Closed => "the run ended",
+            },
+            s.counters.devices,
+            s.counters.messages,
+            if s.finished {
+                ""
+            } else {
+                " (capture still running when closed)"
+            }
+        );
+    }
+    result
 }
 
-/// The sinks of `--config`'s `[output.mqtt]` and `[output.metrics]`, as the
-/// daemon starts them (`cli::outputs`).
-fn config_sinks(path: Option<&str>) -> Result<Vec<Box<dyn crate::output::EventSink>>, CliError> {
+/// The sinks of `--config`'s `[output.mqtt]`, `[output.metrics]` and
+/// `[output] history`, as the daemon starts them (`cli::outputs`). `inputs`:
+/// the files the run reads, which no output may be.
+fn config_sinks(
+    path: Option<&str>,
+    inputs: Vec<(&'static str, PathBuf)>,
+) -> Result<Vec<Box<dyn crate::output::EventSink>>, CliError> {
     let Some(path) = path else {
         return Ok(Vec::new());
     };
     let out = crate::cli::config::ConfigFile::load(path)?
         .output
         .unwrap_or_default();
-    super::outputs::start(out.mqtt.as_ref(), out.metrics.as_ref(), path)
+    let mut sinks = super::outputs::start(out.mqtt.as_ref(), out.metrics.as_ref(), path)?;
+    sinks.extend(super::outputs::history(out.history.as_deref(), inputs)?);
+    Ok(sinks)
 }
 
 pub fn default_workers() -> usize {
@@ -519,6 +599,11 @@ fn drop_privileges(user: &str) -> Result<(), CliError> {
 }
 
 pub fn run_config(cfg: RunConfig) -> Result<(), CliError> {
+    run_config_with_stop(cfg, StopHandle::default())
+}
+
+/// [`run_config`], stopped also by `stop` (the dashboard's `q`).
+pub fn run_config_with_stop(cfg: RunConfig, stop: StopHandle) -> Result<(), CliError> {
     let mut file_filter = None;
     let source = match &cfg.source {
         SourceSpec::File { path, filter } => {
@@ -598,10 +683,12 @@ pub fn run_config(cfg: RunConfig) -> Result<(), CliError> {
                 .and_then(|(t, _)| t.path())
                 .map(super::sandbox::parent_dir),
         );
+        for s in &cfg.sinks {
+            dirs.extend(s.writable_dirs());
+        }
         let c = super::sandbox::confine(&dirs);
         tracing::info!("filesystem confinement (Landlock): {c:?}");
     }
-    let stop = StopHandle::default();
     let reopen = Arc::new(AtomicBool::new(false));
     let sig = signals(stop.clone(), reopen.clone());
     let mut r = Runner {

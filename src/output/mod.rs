@@ -8,6 +8,7 @@ pub mod dest;
 pub mod device_state;
 pub mod files;
 pub mod ha_discovery;
+pub mod history_files;
 pub mod json;
 pub mod keys_out;
 pub mod live;
@@ -18,6 +19,7 @@ pub mod msgid;
 pub mod pcap_out;
 pub mod report;
 pub mod summary;
+pub mod tui;
 pub mod watch_summary;
 pub mod words;
 
@@ -50,5 +52,10 @@ pub trait EventSink {
     /// The run ended (after the last event, before the summary is printed).
     fn finish(&mut self, _view: &RunView<'_>) -> std::io::Result<()> {
         Ok(())
+    }
+    /// Directories the sink writes into after start-up (the sandbox keeps
+    /// them writable).
+    fn writable_dirs(&self) -> Vec<std::path::PathBuf> {
+        Vec::new()
     }
 }
