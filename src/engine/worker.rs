@@ -163,7 +163,7 @@ impl WorkerKeys {
         let mut results = Vec::new();
         while !pending.is_empty() {
             while outs.len() < pending.len() {
-                outs.push(spare.pop().unwrap_or_default());
+                outs.push(spare.pop().unwrap_or_else(new_plain));
             }
             results.clear();
             results.resize(pending.len(), Err(ccmp::CcmpError::TooShort));
@@ -204,7 +204,7 @@ impl WorkerKeys {
                         pre[p.idx] = Some(PreDecrypted {
                             serial: cand_buf[p.cands.start + p.next],
                             pn: h.pn,
-                            plain: std::mem::replace(out, spare.pop().unwrap_or_default()),
+                            plain: std::mem::replace(out, spare.pop().unwrap_or_else(new_plain)),
                         });
                     }
                     Err(_) => {
@@ -299,4 +299,13 @@ impl WorkerKeys {
         }
         None
     }
+}
+
+/// The smallest plaintext buffer a worker allocates: the payload of a
+/// 1500-byte MSDU fits, so a recycled buffer seldom grows (a realloc per
+/// frame kept glibc's thread arenas growing and shrinking).
+pub const PLAIN_CAPACITY: usize = 2048;
+
+fn new_plain() -> Vec<u8> {
+    Vec::with_capacity(PLAIN_CAPACITY)
 }

@@ -16,6 +16,7 @@ pub mod merge;
 pub mod metrics;
 pub mod mqtt;
 pub mod msgid;
+pub mod offload;
 pub mod pcap_out;
 pub mod report;
 pub mod summary;

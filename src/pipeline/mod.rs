@@ -76,6 +76,9 @@ pub const BATCH_MAX_WAIT: Duration = Duration::from_millis(20);
 /// Buffers larger than this (a rare jumbo frame) are freed, not recycled, so
 /// the pools stay small whatever the air sends.
 pub const RECYCLE_MAX_BYTES: usize = 8 << 10;
+/// The smallest frame buffer the capture thread allocates: an 802.11 data
+/// frame of a 1500-byte MSDU with radiotap, CCMP and FCS fits.
+pub const FRAME_CAPACITY: usize = 2048;
 /// How often the capture thread reads libpcap's counters.
 pub const PCAP_STATS_EVERY: Duration = Duration::from_secs(1);
 
@@ -407,12 +410,24 @@ fn capture_loop(
     let mut batch: Vec<Frame> = Vec::with_capacity(BATCH_FRAMES);
     // Frames of batches the ordered stage is done with, their buffers reused.
     let mut spare: Vec<Frame> = Vec::new();
-    let fill = |spare: &mut Vec<Frame>, ts: Ts, orig_len: u32, dlt: i32, data: &[u8]| -> Frame {
+    // Emptied batch vectors of recycled batches, reused for the next ones.
+    let mut empties: Vec<Vec<Frame>> = Vec::new();
+    let fill = |spare: &mut Vec<Frame>,
+                empties: &mut Vec<Vec<Frame>>,
+                ts: Ts,
+                orig_len: u32,
+                dlt: i32,
+                data: &[u8]|
+     -> Frame {
         if spare.is_empty()
             && let Ok(mut old) = recycled.try_recv()
         {
             old.reverse();
-            *spare = old;
+            std::mem::swap(spare, &mut old);
+            // `old` is the emptied vector spare was: keep it for a batch.
+            if old.capacity() >= BATCH_FRAMES && empties.len() < QUEUE_BATCHES {
+                empties.push(old);
+            }
         }
         match spare.pop() {
             Some(mut f) if f.data.capacity() <= RECYCLE_MAX_BYTES => {
@@ -423,13 +438,21 @@ fn capture_loop(
                 f.data.extend_from_slice(data);
                 f
             }
-            _ => Frame {
-                ts,
-                orig_len,
-                dlt,
-                data: data.to_vec(),
-                pre: None,
-            },
+            _ => {
+                // At least FRAME_CAPACITY, so a recycled buffer seldom has
+                // to grow for the next, larger frame (a realloc per frame
+                // kept glibc's thread arenas growing and shrinking: thousands
+                // of `mprotect` calls per run).
+                let mut buf = Vec::with_capacity(data.len().max(FRAME_CAPACITY));
+                buf.extend_from_slice(data);
+                Frame {
+                    ts,
+                    orig_len,
+                    dlt,
+                    data: buf,
+                    pre: None,
+                }
+            }
         }
     };
     let mut batch_started = Instant::now();
@@ -440,11 +463,18 @@ fn capture_loop(
         Source::File(f) => Some(crate::capture::ProgressBar::new(f)),
         Source::Live(_) => None,
     };
-    let send = |batch: &mut Vec<Frame>, p: &mut Progress, k: &mut usize| -> bool {
+    let send = |batch: &mut Vec<Frame>,
+                empties: &mut Vec<Vec<Frame>>,
+                p: &mut Progress,
+                k: &mut usize|
+     -> bool {
         if batch.is_empty() {
             return true;
         }
-        let frames = std::mem::replace(batch, Vec::with_capacity(BATCH_FRAMES));
+        let next = empties
+            .pop()
+            .unwrap_or_else(|| Vec::with_capacity(BATCH_FRAMES));
+        let frames = std::mem::replace(batch, next);
         let len = frames.len() as u64;
         let tx = &to_workers[*k % n];
         if live {
@@ -485,7 +515,14 @@ fn capture_loop(
                         p.last_ts = Some(fr.ts);
                     }
                     if passes(&mut limits.filter, fr.dlt, fr.orig_len, fr.data) {
-                        Some(fill(&mut spare, fr.ts, fr.orig_len, fr.dlt, fr.data))
+                        Some(fill(
+                            &mut spare,
+                            &mut empties,
+                            fr.ts,
+                            fr.orig_len,
+                            fr.dlt,
+                            fr.data,
+                        ))
                     } else {
                         p.filtered += 1;
                         None
@@ -515,7 +552,14 @@ fn capture_loop(
                             p.last_ts = Some(fr.ts);
                         }
                         if passes(&mut limits.filter, dlt, fr.orig_len, fr.data) {
-                            Some(fill(&mut spare, fr.ts, fr.orig_len, dlt, fr.data))
+                            Some(fill(
+                                &mut spare,
+                                &mut empties,
+                                fr.ts,
+                                fr.orig_len,
+                                dlt,
+                                fr.data,
+                            ))
                         } else {
                             p.filtered += 1;
                             None
@@ -537,7 +581,7 @@ fn capture_loop(
             batch.len() >= BATCH_FRAMES || (live && batch_started.elapsed() >= BATCH_MAX_WAIT);
         if due {
             // The progress a batch carries includes its own frames.
-            if !send(&mut batch, &mut p, &mut k) {
+            if !send(&mut batch, &mut empties, &mut p, &mut k) {
                 break;
             }
             batch_started = Instant::now();
@@ -546,7 +590,7 @@ fn capture_loop(
     if let Source::Live(l) = &mut source {
         p.pcap = l.stats();
     }
-    send(&mut batch, &mut p, &mut k);
+    send(&mut batch, &mut empties, &mut p, &mut k);
     // An empty final batch carries the final counts (shed load, libpcap drops).
     let _ = to_workers[k % n].send(Batch {
         frames: Vec::new(),

@@ -631,15 +631,44 @@ pub fn pipeline_group(
     ))
 }
 
-/// A peer tool timed on a file.
+/// A peer tool timed on a file, over several alternating rounds.
 #[derive(Debug, Clone, Serialize)]
 pub struct PeerRun {
     pub tool: String,
     pub command: String,
+    /// The median of `runs`.
     pub seconds: f64,
+    /// Every round's time, in round order.
+    pub runs: Vec<f64>,
+    /// Of the median.
     pub mbyte_per_s: f64,
+    /// The median over rounds of airdecap-ng's time divided by this tool's
+    /// time in the same round (how many times faster than airdecap-ng);
+    /// `None` without airdecap-ng.
+    pub vs_airdecap: Option<f64>,
     /// What the tool says it decrypted (its own count), when it says.
     pub decrypted: Option<u64>,
+}
+
+impl PeerRun {
+    pub fn min(&self) -> f64 {
+        self.runs.iter().copied().fold(f64::INFINITY, f64::min)
+    }
+    pub fn max(&self) -> f64 {
+        self.runs.iter().copied().fold(0.0, f64::max)
+    }
+}
+
+/// The median of `v` (the mean of the two middle values for an even count);
+/// 0 when empty.
+pub fn median(v: &[f64]) -> f64 {
+    let mut v: Vec<f64> = v.iter().copied().filter(|x| x.is_finite()).collect();
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => 0.0,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
 }
 
 fn which(tool: &str) -> Option<PathBuf> {
@@ -650,80 +679,177 @@ fn which(tool: &str) -> Option<PathBuf> {
     })
 }
 
-/// Times `airdecap-ng` and `tshark` (when installed) and this binary's
-/// `decrypt` (1 and `workers` workers) on `pcap`.
-pub fn peers(pcap: &Path, ssid: &str, pass: &str, workers: usize) -> Vec<PeerRun> {
+/// One tool of [`peers`]: how to run it and read its count.
+struct PeerTool {
+    name: String,
+    make: Box<dyn Fn() -> std::process::Command>,
+    count: Box<dyn Fn(&str) -> Option<u64>>,
+    /// Removes what a run wrote.
+    cleanup: Box<dyn Fn()>,
+}
+
+/// Times, on `pcap`, in `rounds` alternating rounds (every tool once per
+/// round, in the same order, so a slow spell of a shared machine falls on
+/// all of them): a plain copy of the file to the temporary directory (the
+/// floor of any tool that reads it and writes as much), this binary's
+/// `decrypt` with 1 and `workers` workers, and `airdecap-ng` and `tshark`
+/// when installed.
+pub fn peers(pcap: &Path, ssid: &str, pass: &str, workers: usize, rounds: usize) -> Vec<PeerRun> {
     use std::process::{Command, Stdio};
     let bytes = std::fs::metadata(pcap).map_or(0, |m| m.len()) as f64;
-    let mut runs = Vec::new();
-    let mut time = |tool: &str, mut cmd: Command, count: &dyn Fn(&str) -> Option<u64>| {
-        let shown = format!("{cmd:?}");
-        let start = Instant::now();
-        let Ok(out) = cmd.stderr(Stdio::null()).output() else {
-            return;
-        };
-        let s = start.elapsed().as_secs_f64().max(1e-9);
-        let text = String::from_utf8_lossy(&out.stdout);
-        runs.push(PeerRun {
-            tool: tool.into(),
-            command: shown,
-            seconds: s,
-            mbyte_per_s: bytes / s / 1e6,
-            decrypted: count(&text),
-        });
-    };
     let tmp = std::env::temp_dir();
+    let mut tools: Vec<PeerTool> = Vec::new();
+    {
+        let out = tmp.join(format!("plugsniff-bench-{}-copy.pcap", std::process::id()));
+        let (src, dst) = (pcap.to_path_buf(), out.clone());
+        tools.push(PeerTool {
+            name: "cp (read + write: the floor)".into(),
+            make: Box::new(move || {
+                let mut c = Command::new("cp");
+                c.arg(&src).arg(&dst);
+                c
+            }),
+            count: Box::new(|_| None),
+            cleanup: Box::new(move || {
+                let _ = std::fs::remove_file(&out);
+            }),
+        });
+    }
     if let Ok(me) = std::env::current_exe() {
-        for w in [1, workers] {
+        let mut ws = vec![1];
+        if workers > 1 {
+            ws.push(workers);
+        }
+        for w in ws {
             let out = tmp.join(format!("plugsniff-bench-{}-dec.pcap", std::process::id()));
-            let mut c = Command::new(&me);
-            c.args(["decrypt", "--json", "--no-prompt", "--ssid", ssid])
-                .arg("--workers")
-                .arg(w.to_string())
-                .arg("-o")
-                .arg(&out)
-                .arg(pcap)
-                .env("PLUGSNIFF_PASSPHRASE", pass);
-            time(&format!("plugsniff decrypt --workers {w}"), c, &|t| {
-                let v: serde_json::Value = serde_json::from_str(t).ok()?;
-                v.pointer("/frames/decrypted")
-                    .or_else(|| v.get("decrypted"))
-                    .and_then(|d| d.as_u64())
+            let (me, pcap, ssid, pass, out2) = (
+                me.clone(),
+                pcap.to_path_buf(),
+                ssid.to_string(),
+                pass.to_string(),
+                out.clone(),
+            );
+            tools.push(PeerTool {
+                name: format!("plugsniff decrypt --workers {w}"),
+                make: Box::new(move || {
+                    let mut c = Command::new(&me);
+                    c.args(["decrypt", "--json", "--no-prompt", "--ssid", &ssid])
+                        .arg("--workers")
+                        .arg(w.to_string())
+                        .arg("-o")
+                        .arg(&out2)
+                        .arg(&pcap)
+                        .env("PLUGSNIFF_PASSPHRASE", &pass);
+                    c
+                }),
+                count: Box::new(|t| {
+                    let v: serde_json::Value = serde_json::from_str(t).ok()?;
+                    v.pointer("/frames/decrypted")
+                        .or_else(|| v.get("decrypted"))
+                        .and_then(|d| d.as_u64())
+                }),
+                cleanup: Box::new(move || {
+                    let _ = std::fs::remove_file(&out);
+                }),
             });
-            let _ = std::fs::remove_file(&out);
         }
     }
     if which("airdecap-ng").is_some() {
+        let (pcap2, ssid, pass) = (pcap.to_path_buf(), ssid.to_string(), pass.to_string());
         // airdecap-ng writes NAME-dec.pcap beside its input.
-        let mut c = Command::new("airdecap-ng");
-        c.args(["-e", ssid, "-p", pass]).arg(pcap);
-        time("airdecap-ng", c, &|t| {
-            t.lines()
-                .find(|l| l.contains("decrypted WPA"))
-                .and_then(|l| l.split_whitespace().last()?.parse().ok())
+        let written = format!("{}-dec.pcap", pcap.with_extension("").display());
+        tools.push(PeerTool {
+            name: "airdecap-ng".into(),
+            make: Box::new(move || {
+                let mut c = Command::new("airdecap-ng");
+                c.args(["-e", &ssid, "-p", &pass]).arg(&pcap2);
+                c
+            }),
+            count: Box::new(|t| {
+                t.lines()
+                    .find(|l| l.contains("decrypted WPA"))
+                    .and_then(|l| l.split_whitespace().last()?.parse().ok())
+            }),
+            cleanup: Box::new(move || {
+                let _ = std::fs::remove_file(&written);
+            }),
         });
-        let stem = pcap.with_extension("");
-        let _ = std::fs::remove_file(format!("{}-dec.pcap", stem.display()));
     }
     if which("tshark").is_some() {
-        let mut c = Command::new("tshark");
-        c.args(["-n", "-r"]).arg(pcap).args([
-            "-o",
-            "wlan.enable_decryption:TRUE",
-            "-o",
-            &format!("uat:80211_keys:\"wpa-pwd\",\"{pass}:{ssid}\""),
-            "-Y",
-            "udp",
-            "-T",
-            "fields",
-            "-e",
-            "frame.number",
-        ]);
-        time("tshark (decrypt + dissect)", c, &|t| {
-            Some(t.lines().count() as u64)
+        let (pcap2, key) = (
+            pcap.to_path_buf(),
+            format!("uat:80211_keys:\"wpa-pwd\",\"{pass}:{ssid}\""),
+        );
+        tools.push(PeerTool {
+            name: "tshark (decrypt + dissect)".into(),
+            make: Box::new(move || {
+                let mut c = Command::new("tshark");
+                c.args(["-n", "-r"]).arg(&pcap2).args([
+                    "-o",
+                    "wlan.enable_decryption:TRUE",
+                    "-o",
+                    &key,
+                    "-Y",
+                    "udp",
+                    "-T",
+                    "fields",
+                    "-e",
+                    "frame.number",
+                ]);
+                c
+            }),
+            count: Box::new(|t| Some(t.lines().count() as u64)),
+            cleanup: Box::new(|| {}),
         });
     }
-    runs
+    let mut times: Vec<Vec<f64>> = vec![Vec::new(); tools.len()];
+    let mut counts: Vec<Option<u64>> = vec![None; tools.len()];
+    let mut shown: Vec<String> = vec![String::new(); tools.len()];
+    for _ in 0..rounds.max(1) {
+        for (i, t) in tools.iter().enumerate() {
+            let mut cmd = (t.make)();
+            shown[i] = format!("{cmd:?}");
+            let start = Instant::now();
+            let out = cmd.stderr(Stdio::null()).output();
+            let s = start.elapsed().as_secs_f64().max(1e-9);
+            (t.cleanup)();
+            match out {
+                Ok(out) if out.status.success() => {
+                    times[i].push(s);
+                    counts[i] = (t.count)(&String::from_utf8_lossy(&out.stdout));
+                }
+                // A failed run is not a time: the tool is reported without it.
+                _ => times[i].push(f64::NAN),
+            }
+        }
+    }
+    let air = tools.iter().position(|t| t.name == "airdecap-ng");
+    tools
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| times[*i].iter().any(|t| t.is_finite()))
+        .map(|(i, t)| {
+            let runs: Vec<f64> = times[i].iter().copied().filter(|t| t.is_finite()).collect();
+            let seconds = median(&runs);
+            let vs_airdecap = air.map(|a| {
+                let ratios: Vec<f64> = times[a]
+                    .iter()
+                    .zip(&times[i])
+                    .map(|(a, me)| a / me)
+                    .collect();
+                median(&ratios)
+            });
+            PeerRun {
+                tool: t.name.clone(),
+                command: shown[i].clone(),
+                seconds,
+                runs,
+                mbyte_per_s: bytes / seconds.max(1e-9) / 1e6,
+                vs_airdecap,
+                decrypted: counts[i],
+            }
+        })
+        .collect()
 }
 
 #[cfg(feature = "openssl")]
@@ -788,4 +914,17 @@ pub struct Report {
     pub groups: Vec<Group>,
     pub pipeline_counts: Option<RunCounts>,
     pub peers: Vec<PeerRun>,
+}
+
+#[cfg(test)]
+mod median_tests {
+    use super::median;
+
+    #[test]
+    fn median_of_odd_even_empty_and_nan() {
+        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&[4.0, 1.0, 3.0, 2.0]), 2.5);
+        assert_eq!(median(&[]), 0.0);
+        assert_eq!(median(&[f64::NAN, 5.0]), 5.0);
+    }
 }

@@ -35,6 +35,10 @@ pub struct BenchArgs {
     /// on a generated pcap of --size bytes.
     #[arg(long)]
     pub peers: bool,
+    /// Alternating rounds of --peers (every tool once per round; medians
+    /// and spreads reported), 1..=50.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=50))]
+    pub rounds: u64,
     /// Only write the generated stream, with its handshakes, as a radiotap pcap.
     #[arg(long, value_name = "FILE")]
     pub write_pcap: Option<PathBuf>,
@@ -131,7 +135,7 @@ pub fn run(a: BenchArgs) -> Result<(), CliError> {
     report.groups.push(group);
     report.pipeline_counts = Some(counts);
     if a.peers {
-        report.peers = bench::peers(&tmp, &g.ssid, &g.passphrase, threads);
+        report.peers = bench::peers(&tmp, &g.ssid, &g.passphrase, threads, a.rounds as usize);
     }
     let _ = std::fs::remove_file(&tmp);
 
@@ -176,15 +180,22 @@ pub fn run(a: BenchArgs) -> Result<(), CliError> {
             );
         }
         if !report.peers.is_empty() {
-            let base = report.peers.first().map_or(1.0, |p| p.mbyte_per_s);
-            outln!("peers on the same generated pcap ({} bytes)", gen_size);
+            outln!(
+                "peers on the same generated pcap ({} bytes), {} alternating round(s): median (min–max); \
+                 × airdecap-ng is the median of same-round ratios",
+                gen_size,
+                a.rounds
+            );
             for p in &report.peers {
                 outln!(
-                    "  {:<34} {:>8.2} s {:>9.1} MB/s  {:>7.3}× plugsniff --workers 1  (decrypted: {})",
+                    "  {:<34} {:>7.2} s ({:.2}–{:.2}) {:>8.1} MB/s  {}  (decrypted: {})",
                     p.tool,
                     p.seconds,
+                    p.min(),
+                    p.max(),
                     p.mbyte_per_s,
-                    p.mbyte_per_s / base,
+                    p.vs_airdecap
+                        .map_or(String::new(), |r| format!("{r:>6.2}× airdecap-ng")),
                     p.decrypted.map_or("?".into(), |d| d.to_string())
                 );
             }
