@@ -686,25 +686,28 @@ fn raw_ip_capture_attributes_messages_to_the_device() {
     let (eth, ip) = (plug(&eth_devices), plug(&ip_devices));
     // The controllers (the Kasa app hosts) are listed on the raw-IP capture
     // too, by IP when nothing taught their MAC, with the same messages.
-    let controllers = |d: &[serde_json::Value]| -> Vec<(String, serde_json::Value, serde_json::Value)> {
-        d.iter()
-            .filter(|d| d["role"] == "controller")
-            .map(|d| {
-                (
-                    d["ip"].as_str().unwrap().to_owned(),
-                    d["messages"].clone(),
-                    d["protocols"].clone(),
-                )
-            })
-            .collect()
-    };
+    let controllers =
+        |d: &[serde_json::Value]| -> Vec<(String, serde_json::Value, serde_json::Value)> {
+            d.iter()
+                .filter(|d| d["role"] == "controller")
+                .map(|d| {
+                    (
+                        d["ip"].as_str().unwrap().to_owned(),
+                        d["messages"].clone(),
+                        d["protocols"].clone(),
+                    )
+                })
+                .collect()
+        };
     let mut want = controllers(&eth_devices);
     let mut got = controllers(&ip_devices);
     want.sort_by(|a, b| a.0.cmp(&b.0));
     got.sort_by(|a, b| a.0.cmp(&b.0));
     assert_eq!(got, want);
     assert_eq!(
-        want.iter().map(|c| (c.0.as_str(), c.1.clone())).collect::<Vec<_>>(),
+        want.iter()
+            .map(|c| (c.0.as_str(), c.1.clone()))
+            .collect::<Vec<_>>(),
         [("192.168.1.150", 6.into()), ("192.168.1.222", 35.into())]
     );
     for c in ip_devices.iter().filter(|d| d["role"] == "controller") {
@@ -819,7 +822,12 @@ fn demo_decodes_every_vendors_plug() {
     has(&wemo, "request", "SetBinaryState", "switch ON");
     has(&wemo, "response", "SetBinaryStateResponse", "relay ON");
     has(&wemo, "request", "GetBinaryState", "");
-    has(&wemo, "response", "GetInsightParamsResponse", "power: 2.3 W");
+    has(
+        &wemo,
+        "response",
+        "GetInsightParamsResponse",
+        "power: 2.3 W",
+    );
     // Discovery: each plug announced itself the way its vendor does.
     let discovery: Vec<(&str, &str)> = events
         .iter()
@@ -852,7 +860,14 @@ fn demo_decodes_every_vendors_plug() {
     };
     for (mac, hostname, protocol, messages, relay, power) in [
         ("84:f3:eb:5a:17:3c", "ESP_5A173C", "tuya", 11, false, 94.5),
-        ("10:5a:17:8e:42:b5", "SmartPlug-8E42B5", "tuya", 14, false, 94.5),
+        (
+            "10:5a:17:8e:42:b5",
+            "SmartPlug-8E42B5",
+            "tuya",
+            14,
+            false,
+            94.5,
+        ),
         (
             "e8:6b:ea:e8:c2:a4",
             "shellyplusplugs-e86beae8c2a4",
