@@ -360,7 +360,8 @@ fn tinytuya_reads_the_demo_captures_tuya_frames() {
     impl Sink for Tcp6668 {
         fn msdu(&mut self, m: &Msdu<'_>) {
             // Each MSDU once: as its station sent it (ToDS), not the AP's relay.
-            if !(m.decrypted && m.to_ds && !m.from_ds && !m.retransmit) {
+            let sent_by_its_station = m.to_ds && !m.from_ds;
+            if !m.decrypted || !sent_by_its_station || m.retransmit {
                 return;
             }
             let Some(s) = plugsniff::wire::llc::parse_snap(m.llc) else {

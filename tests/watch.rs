@@ -723,6 +723,32 @@ fn raw_ip_capture_attributes_messages_to_the_device() {
     }
     assert_eq!(ip["relay_on"], false, "the last sysinfo said OFF");
     assert_eq!(ip["messages"], 41);
+    // Nothing in the raw-IP capture teaches the app hosts' MACs.
+    assert!(
+        ip_devices
+            .iter()
+            .any(|d| d["role"] == "controller" && d["mac"].is_null()),
+        "{ip_devices:?}"
+    );
+    // The text summary lists a controller without a MAC by its address.
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_plugsniff"))
+        .arg("watch")
+        .arg("-r")
+        .arg(&rawip)
+        .output()
+        .unwrap();
+    let text = String::from_utf8(o.stdout).unwrap();
+    for c in ip_devices
+        .iter()
+        .filter(|d| d["role"] == "controller" && d["mac"].is_null())
+    {
+        let line = format!(
+            "(no MAC seen)     controller \"-\"                -            {}",
+            c["ip"].as_str().unwrap()
+        );
+        assert!(text.contains(&line), "{line:?} not in\n{text}");
+    }
+    assert!(text.contains("messages: tplink-smarthome "), "{text}");
 }
 
 /// Every vendor's plug in the demo, in `watch --json`: its commands and

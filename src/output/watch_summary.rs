@@ -220,13 +220,12 @@ impl<'a> WatchSummary<'a> {
         for d in &self.devices.ip_only {
             let _ = writeln!(
                 s,
-                "  {:<17} {:<10} {:<18} {:<12} {:<16} {}",
+                "  {:<17} {:<10} {:<18} {:<12} {}",
                 "(no MAC seen)",
                 role_name(d.role),
-                "-",
+                "\"-\"",
                 "-",
                 d.ip,
-                ""
             );
             let _ = writeln!(
                 s,
