@@ -319,7 +319,7 @@ fn fifo_delivers_frames_as_they_are_written() {
         writer.join().unwrap(),
         "first frame not delivered before the rest was written"
     );
-    assert_eq!(n, 148);
+    assert_eq!(n, 424);
 }
 
 /// `plugsniff decrypt -` fed in small, delayed pieces writes the same
@@ -354,7 +354,7 @@ fn stdin_gives_the_same_output_as_the_file() {
     let (a, b) = (tmp.path().join("a.pcap"), tmp.path().join("b.pcap"));
     let from_file = String::from_utf8(run(DEMO, &a, None)).unwrap();
     let from_stdin = String::from_utf8(run("-", &b, Some(std::fs::read(DEMO).unwrap()))).unwrap();
-    assert!(from_file.contains("frames: 148 read"), "{from_file}");
+    assert!(from_file.contains("frames: 424 read"), "{from_file}");
     assert_eq!(
         from_file.replace(a.to_str().unwrap(), "OUT"),
         from_stdin.replace(b.to_str().unwrap(), "OUT")
@@ -423,11 +423,11 @@ fn torn_file_is_a_read_error_after_the_complete_frames() {
             Err(e) => break e,
         }
     };
-    assert_eq!(n, 147);
+    assert_eq!(n, 423);
     let CaptureError::Read { frames, msg, .. } = &err else {
         panic!("{err}");
     };
-    assert_eq!(*frames, 147);
+    assert_eq!(*frames, 423);
     assert!(
         msg.starts_with("truncated pcapng block at byte offset "),
         "{msg}"

@@ -87,7 +87,7 @@ fn check(capture: &str, wrong: &str, right: &str, handshakes: &str, stations: &s
 fn wrong_passphrase_on_the_demo_exits_5() {
     let dir = tempfile::tempdir().unwrap();
     let wrong = config(dir.path(), "plugsniff-demo", "not the passphrase");
-    check(DEMO, &wrong, DEMO_CFG, "3", "3");
+    check(DEMO, &wrong, DEMO_CFG, "7", "7");
     // A wrong SSID is the same failure.
     let wrong_ssid = config(dir.path(), "another-network", "correct horse battery");
     let o = run(&["decrypt", DEMO, "--config", &wrong_ssid]);

@@ -172,7 +172,7 @@ fn filter_on_a_radiotap_file_passes_only_matching_frames() {
     let passed = counter(&status, "processed");
     assert_eq!(counter(&status, "captured"), captured);
     assert_eq!(passed + counter(&status, "filtered"), captured);
-    assert_eq!(passed, 89);
+    assert_eq!(passed, 303);
     if let Some(n) = tshark_count(demo, "wlan.fc.type == 2") {
         assert_eq!(passed as usize, n, "tshark counts the data frames");
     }

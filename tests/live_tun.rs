@@ -261,8 +261,8 @@ fn live_tun_replay_of_demo_matches_file() {
         "live events differ from the file's\nstderr: {stderr}"
     );
     // Accounting, no libpcap drops, final outputs flushed.
-    assert_eq!(final_counter(&stderr, "captured"), 148, "{stderr}");
-    assert_eq!(final_counter(&stderr, "processed"), 148);
+    assert_eq!(final_counter(&stderr, "captured"), 424, "{stderr}");
+    assert_eq!(final_counter(&stderr, "processed"), 424);
     assert_eq!(final_counter(&stderr, "pcap_drop"), 0);
     assert_eq!(final_counter(&stderr, "shed_load"), 0);
     let events = std::fs::read_to_string(tmp.path().join("events.jsonl")).unwrap();
@@ -489,8 +489,8 @@ fn live_filter_is_set_on_the_interface() {
         .collect();
     let got: Vec<_> = live.iter().filter_map(|l| normalise(l)).collect();
     assert_eq!(got, want, "stderr: {stderr}");
-    // The demo's 89 data frames (tshark: wlan.fc.type == 2) of 148.
-    assert_eq!(final_counter(&stderr, "captured"), 89, "{stderr}");
+    // The demo's 303 data frames (tshark: wlan.fc.type == 2) of 424.
+    assert_eq!(final_counter(&stderr, "captured"), 303, "{stderr}");
     assert_eq!(final_counter(&stderr, "filtered"), 0);
     assert_eq!(final_counter(&stderr, "pcap_drop"), 0);
 }

@@ -617,10 +617,10 @@ fn demo_events_retained_state_and_home_assistant_discovery() {
     let (code, out, err) = watch(&cfg, &[]);
     assert_eq!(code, 0, "{err}");
     let want = events(&out);
-    assert_eq!(want.len(), 29, "the demo's events");
-    assert_eq!(mqtt_counts(&err), (29, 29, 0, 0), "{err}");
-    wait_for("29 events", Duration::from_secs(10), || {
-        live.count(|m| m.topic.contains("/events/")) == 29
+    assert_eq!(want.len(), 93, "the demo's events");
+    assert_eq!(mqtt_counts(&err), (93, 93, 0, 0), "{err}");
+    wait_for("93 events", Duration::from_secs(10), || {
+        live.count(|m| m.topic.contains("/events/")) == 93
     });
     // Every event, in order, on plugsniff/lab/events/<event>: the JSON line
     // plus "sensor".
@@ -673,7 +673,14 @@ fn demo_events_retained_state_and_home_assistant_discovery() {
         let s = topic(&mine);
         assert_eq!(s, topic(&shared), "one document, two topics");
         assert_eq!(s["sensor"], "lab");
-        assert_eq!(s["name"], d["alias"]);
+        // The name: alias, else model, else DHCP host name, else MAC.
+        let name = ["alias", "model", "hostname", "mac"]
+            .iter()
+            .map(|k| &d[*k])
+            .find(|v| !v.is_null())
+            .unwrap();
+        assert_eq!(&s["name"], name);
+        assert_eq!(s["alias"], d["alias"]);
         assert_eq!(s["model"], d["model"]);
         assert_eq!(
             s["relay"],
@@ -737,9 +744,15 @@ fn demo_events_retained_state_and_home_assistant_discovery() {
         assert!(v.is_some(), "{}: {path} not in {st}", m.topic);
     }
     entities.sort();
+    // Every plug of every vendor, named as display_name does (the Tuya
+    // plugs by their DHCP host name), each reading it reported.
     let want_entities = [
         "binary_sensor Coffee maker / Relay",
         "binary_sensor Desk lamp / Relay",
+        "binary_sensor ESP_5A173C / Relay",
+        "binary_sensor Fan heater / Relay",
+        "binary_sensor SmartPlug-8E42B5 / Relay",
+        "binary_sensor Washing machine / Relay",
         "sensor Coffee maker / Current",
         "sensor Coffee maker / Energy",
         "sensor Coffee maker / Last command",
@@ -748,6 +761,26 @@ fn demo_events_retained_state_and_home_assistant_discovery() {
         "sensor Coffee maker / Voltage",
         "sensor Desk lamp / Last command",
         "sensor Desk lamp / Last seen",
+        "sensor ESP_5A173C / Current",
+        "sensor ESP_5A173C / Last command",
+        "sensor ESP_5A173C / Last seen",
+        "sensor ESP_5A173C / Power",
+        "sensor ESP_5A173C / Voltage",
+        "sensor Fan heater / Current",
+        "sensor Fan heater / Energy",
+        "sensor Fan heater / Last command",
+        "sensor Fan heater / Last seen",
+        "sensor Fan heater / Power",
+        "sensor Fan heater / Voltage",
+        "sensor SmartPlug-8E42B5 / Current",
+        "sensor SmartPlug-8E42B5 / Last command",
+        "sensor SmartPlug-8E42B5 / Last seen",
+        "sensor SmartPlug-8E42B5 / Power",
+        "sensor SmartPlug-8E42B5 / Voltage",
+        "sensor Washing machine / Energy",
+        "sensor Washing machine / Last command",
+        "sensor Washing machine / Last seen",
+        "sensor Washing machine / Power",
         "sensor plugsniff lab / Devices",
         "sensor plugsniff lab / Frames captured",
         "sensor plugsniff lab / Frames decrypted",
@@ -770,9 +803,9 @@ fn demo_events_retained_state_and_home_assistant_discovery() {
         st["frames"]["dropped_by_reason"],
         sum["wifi"]["frames"]["dropped"]
     );
-    assert_eq!(st["capture"]["captured"], 148);
-    assert_eq!(st["keys"]["confirmed"], 3);
-    assert_eq!(st["mqtt"]["events_queued"], 29);
+    assert_eq!(st["capture"]["captured"], 424);
+    assert_eq!(st["keys"]["confirmed"], 7);
+    assert_eq!(st["mqtt"]["events_queued"], 93);
     assert!(
         b.log().contains("Received DISCONNECT from plugsniff-lab"),
         "a clean stop"
@@ -837,7 +870,7 @@ fn wrong_password_is_refused_at_start() {
     assert!(err.contains("MQTT: connected"), "the logs are on: {err}");
     assert!(!err.contains("right-pass-1"), "{err}");
     wait_for("events", Duration::from_secs(10), || {
-        sub.count(|m| m.topic.contains("/events/")) == 29
+        sub.count(|m| m.topic.contains("/events/")) == 93
     });
     // A password on the command line does not exist: the option is refused.
     let o = Command::new(BIN)
@@ -865,13 +898,13 @@ fn broker_away_events_are_queued_then_dropped_and_counted() {
     assert_eq!(code, 0, "{err}");
     assert_eq!(
         events(&out).len(),
-        29,
+        93,
         "capture is not held back by the broker"
     );
     assert!(err.contains("not reachable"), "{err}");
     assert!(err.contains("MQTT queue full"), "{err}");
-    // queued 5, published 0, unsent 5, dropped 24.
-    assert_eq!(mqtt_counts(&err), (5, 0, 5, 24), "{err}");
+    // queued 5, published 0, unsent 5, dropped 88.
+    assert_eq!(mqtt_counts(&err), (5, 0, 5, 88), "{err}");
     assert!(t0.elapsed() < Duration::from_secs(15));
 }
 
@@ -898,8 +931,8 @@ fn two_sensors_one_broker_dedup_by_id() {
         assert_eq!(code, 0, "{err}");
         single = events(&out);
     }
-    wait_for("58 events", Duration::from_secs(10), || {
-        sub.count(|_| true) == 58
+    wait_for("186 events", Duration::from_secs(10), || {
+        sub.count(|_| true) == 186
     });
     let msgs = sub.msgs();
     let sensors: std::collections::BTreeSet<String> = msgs
@@ -969,7 +1002,7 @@ fn merge_two_sensor_files() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "{err}");
     assert!(
-        err.contains("29 events written, 29 copies merged, 2 summaries"),
+        err.contains("93 events written, 93 copies merged, 2 summaries"),
         "{err}"
     );
     let merged: Vec<Value> = std::fs::read_to_string(&out)
@@ -977,7 +1010,7 @@ fn merge_two_sensor_files() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    assert_eq!(merged.len(), 29);
+    assert_eq!(merged.len(), 93);
     // In capture-time order (a run emits a flow's close when it expires,
     // after later packets; the merge sorts within its window).
     let mut want = single.clone();
@@ -1108,9 +1141,9 @@ fn mqtt5_over_tls() {
     );
     let (code, _, err) = watch(&cfg, &[]);
     assert_eq!(code, 0, "{err}");
-    assert_eq!(mqtt_counts(&err), (29, 29, 0, 0), "{err}");
+    assert_eq!(mqtt_counts(&err), (93, 93, 0, 0), "{err}");
     wait_for("events over TLS", Duration::from_secs(10), || {
-        sub.count(|m| m.topic.starts_with("plugsniff/tls/events/")) == 29
+        sub.count(|m| m.topic.starts_with("plugsniff/tls/events/")) == 93
     });
     assert!(
         b.log().contains("(p5, c1"),
@@ -1348,7 +1381,7 @@ fn broker_restart_mid_capture_live_daemon_and_metrics() {
     go(&mut py);
     line.clear();
     py_out.read_line(&mut line).unwrap();
-    assert!(line.starts_with("done 148"), "replay: {line}");
+    assert!(line.starts_with("done 424"), "replay: {line}");
     wait_for(
         "the capture to go on without the broker",
         Duration::from_secs(20),
@@ -1402,9 +1435,9 @@ fn broker_restart_mid_capture_live_daemon_and_metrics() {
     let lines = out_lines.lock().unwrap().clone();
     let all = events(&lines);
     let sum = summary(&lines);
-    assert_eq!(all.len(), 29, "the live run saw the demo's events\n{err}");
+    assert_eq!(all.len(), 93, "the live run saw the demo's events\n{err}");
     let (queued, published, unsent, dropped) = mqtt_counts(&err);
-    assert_eq!(queued + dropped, 29, "every event queued or dropped\n{err}");
+    assert_eq!(queued + dropped, 93, "every event queued or dropped\n{err}");
     assert_eq!((published, unsent), (queued, 0));
     assert!(
         dropped > 0,
@@ -1467,7 +1500,7 @@ fn broker_restart_mid_capture_live_daemon_and_metrics() {
     }
     assert_eq!(
         sample(&m, "plugsniff_frames_captured_total", &[]),
-        Some(148.0)
+        Some(424.0)
     );
     assert_eq!(sample(&m, "plugsniff_frames_shed_total", &[]), Some(0.0));
     // The decoding counters: equal, except what the end of the run itself
@@ -1486,10 +1519,12 @@ fn broker_restart_mid_capture_live_daemon_and_metrics() {
         .iter()
         .filter(|d| d["role"] == "plug")
     {
-        let labels = [
-            ("mac", d["mac"].as_str().unwrap()),
-            ("name", d["alias"].as_str().unwrap()),
-        ];
+        // The name label: alias, else model, else DHCP host name.
+        let name = ["alias", "model", "hostname"]
+            .iter()
+            .find_map(|k| d[*k].as_str())
+            .unwrap();
+        let labels = [("mac", d["mac"].as_str().unwrap()), ("name", name)];
         assert_eq!(
             sample(&m, "plugsniff_device_relay_on", &labels),
             d["relay_on"].as_bool().map(|b| if b { 1.0 } else { 0.0 })
@@ -1507,6 +1542,10 @@ fn broker_restart_mid_capture_live_daemon_and_metrics() {
         "1c:3b:f3:6e:a8:12",
         "a6:0c:4f:2d:91:7e",
         "b0:95:75:3c:d4:e9",
+        "84:f3:eb:5a:17:3c",
+        "10:5a:17:8e:42:b5",
+        "e8:6b:ea:e8:c2:a4",
+        "94:10:3e:48:c8:d4",
     ] {
         assert_eq!(
             sample(

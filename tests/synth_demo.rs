@@ -30,6 +30,28 @@ impl Sink for Collect {
     }
 }
 
+/// Decrypted MSDUs (every hop, as tshark counts frames) carrying TCP or
+/// UDP `port` at either end.
+fn msdus_on_port(sink: &Collect, port: u16) -> usize {
+    sink.payloads
+        .iter()
+        .filter(|p| {
+            let Ok(s) = etherparse::SlicedPacket::from_ip(p) else {
+                return false;
+            };
+            match s.transport {
+                Some(etherparse::TransportSlice::Tcp(t)) => {
+                    t.source_port() == port || t.destination_port() == port
+                }
+                Some(etherparse::TransportSlice::Udp(u)) => {
+                    u.source_port() == port || u.destination_port() == port
+                }
+                _ => false,
+            }
+        })
+        .count()
+}
+
 fn run(frames: &[(Ts, Vec<u8>)], net: NetworkSecret) -> (Engine, Collect) {
     let mut e = Engine::new(vec![net]);
     let mut sink = Collect::default();
@@ -40,8 +62,12 @@ fn run(frames: &[(Ts, Vec<u8>)], net: NetworkSecret) -> (Engine, Collect) {
 }
 
 fn stations(sc: &Scenario) -> Vec<plugsniff::wire::MacAddr> {
-    let mut v = vec![sc.phone];
-    v.extend(sc.plugs.iter().map(|p| p.mac));
+    let v = sc.stations();
+    assert_eq!(
+        v.len(),
+        7,
+        "the phone, two TP-Link plugs, four other vendors' plugs"
+    );
     v
 }
 
@@ -80,7 +106,7 @@ fn engine_decrypts_all_but_the_replay() {
     assert_eq!(c.dropped_total(), 1, "{c:?}");
     assert_eq!(c.decrypted_group as usize, m.group);
     // Pinned, so a change to the scenario is a visible change here too.
-    assert_eq!((c.read, c.decrypted, c.decrypted_group), (148, 76, 4));
+    assert_eq!((c.read, c.decrypted, c.decrypted_group), (424, 274, 12));
     assert_eq!(m.amsdu, 1);
     for sta in stations(&sc) {
         let st = e.tracker.station(sc.ap, sta).expect("station seen");
@@ -198,7 +224,7 @@ fn tshark_decrypts_the_same_frames() {
         tshark_count(&path, &sc.passphrase, &sc.ssid, decrypted),
         e.counters.decrypted as usize + m.replayed
     );
-    let group = "wlan.fc.protected == 1 && llc && wlan.ra == ff:ff:ff:ff:ff:ff";
+    let group = "wlan.fc.protected == 1 && llc && wlan.ra[0] & 1";
     assert_eq!(
         tshark_count(&path, &sc.passphrase, &sc.ssid, group),
         e.counters.decrypted_group as usize
@@ -231,6 +257,41 @@ fn tshark_decrypts_the_same_frames() {
         ),
         m.amsdu
     );
+    // Every other vendor's plug decrypts in tshark too: as many frames on
+    // its ports as our engine decrypted, and tshark's own dissectors find
+    // each protocol inside.
+    let (_, sink) = run(&cap.frames, sc.secret());
+    for (port, what) in [
+        (6668, "Tuya TCP"),
+        (6667, "Tuya 3.3 discovery"),
+        (7000, "Tuya 3.5 discovery"),
+        (80, "Shelly HTTP and WebSocket"),
+        (5353, "mDNS"),
+        (49153, "Wemo SOAP"),
+        (1900, "SSDP"),
+        (67, "DHCP"),
+    ] {
+        let filter = format!("tcp.port == {port} || udp.port == {port}");
+        let n = tshark_count(&path, &sc.passphrase, &sc.ssid, &filter);
+        assert!(n > 0, "{what}: nothing on port {port}");
+        assert_eq!(n, msdus_on_port(&sink, port), "{what} (port {port})");
+    }
+    for (filter, at_least) in [
+        (
+            r#"http.request.method == "POST" && http.request.uri == "/rpc""#,
+            2,
+        ),
+        (r#"http.request.uri == "/rpc/Switch.GetStatus?id=0""#, 1),
+        ("websocket.payload.text", 4),
+        (r#"http.request.uri == "/upnp/control/basicevent1""#, 2),
+        (r#"http.request.uri == "/upnp/control/insight1""#, 1),
+        (r#"ssdp && http.request.method == "NOTIFY""#, 1),
+        (r#"mdns && dns.ptr.domain_name contains "_shelly._tcp""#, 1),
+        (r#"dhcp.option.hostname == "ESP_5A173C""#, 1),
+    ] {
+        let n = tshark_count(&path, &sc.passphrase, &sc.ssid, filter);
+        assert!(n >= at_least, "{filter}: {n} frames, want {at_least}+");
+    }
     // The filter really tells decrypted from not: a wrong passphrase gives 0.
     assert_eq!(
         tshark_count(&path, "not the passphrase", &sc.ssid, decrypted),

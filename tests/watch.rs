@@ -429,7 +429,7 @@ fn snapshot_watch_json_on_demo() {
 }
 
 /// Wireshark's own `tplink-smarthome` dissector, on the same capture decrypted
-/// with the passphrase, shows the same JSON documents as plugsniff.
+/// with the passphrase, shows the same JSON documents as plugsniff's TP-Link messages.
 #[test]
 fn same_json_as_wiresharks_tplink_dissector() {
     let ok = std::process::Command::new("tshark")
@@ -478,7 +478,8 @@ fn same_json_as_wiresharks_tplink_dissector() {
         .iter()
         .filter_map(|l| {
             let v: serde_json::Value = serde_json::from_str(l).ok()?;
-            (v["event"] == "message").then(|| v["json"].to_string())
+            (v["event"] == "message" && v["protocol"] == "tplink-smarthome")
+                .then(|| v["json"].to_string())
         })
         .collect();
     assert_eq!(ours, theirs);
@@ -617,7 +618,15 @@ fn decrypted_output_replays_to_the_same_messages() {
             .collect()
     };
     let want = messages(&demo_json(false).join("\n"));
-    let got = messages(&run(&["watch", "-r", d.to_str().unwrap(), "--json"]));
+    // The config again: the Tuya frames stay encrypted under their local keys.
+    let got = messages(&run(&[
+        "watch",
+        "-r",
+        d.to_str().unwrap(),
+        "--config",
+        &cfg,
+        "--json",
+    ]));
     assert!(!want.is_empty());
     assert_eq!(got, want);
 }
@@ -654,7 +663,7 @@ fn raw_ip_capture_attributes_messages_to_the_device() {
         plugsniff::output::pcap_out::encode(plugsniff::output::pcap_out::Format::Pcap, 101, &raw),
     )
     .unwrap();
-    let plug = |path: &std::path::Path| -> serde_json::Value {
+    let devices = |path: &std::path::Path| -> Vec<serde_json::Value> {
         let o = std::process::Command::new(env!("CARGO_BIN_EXE_plugsniff"))
             .arg("watch")
             .arg("-r")
@@ -665,15 +674,46 @@ fn raw_ip_capture_attributes_messages_to_the_device() {
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         let out = String::from_utf8(o.stdout).unwrap();
         let summary: serde_json::Value = serde_json::from_str(out.lines().last().unwrap()).unwrap();
-        summary["devices"]
-            .as_array()
-            .unwrap()
-            .iter()
+        summary["devices"].as_array().unwrap().clone()
+    };
+    let (eth_devices, ip_devices) = (devices(std::path::Path::new(real)), devices(&rawip));
+    let plug = |d: &[serde_json::Value]| -> serde_json::Value {
+        d.iter()
             .find(|d| d["role"] == "plug")
             .cloned()
             .expect("a plug in the inventory")
     };
-    let (eth, ip) = (plug(std::path::Path::new(real)), plug(&rawip));
+    let (eth, ip) = (plug(&eth_devices), plug(&ip_devices));
+    // The controllers (the Kasa app hosts) are listed on the raw-IP capture
+    // too, by IP when nothing taught their MAC, with the same messages.
+    let controllers =
+        |d: &[serde_json::Value]| -> Vec<(String, serde_json::Value, serde_json::Value)> {
+            d.iter()
+                .filter(|d| d["role"] == "controller")
+                .map(|d| {
+                    (
+                        d["ip"].as_str().unwrap().to_owned(),
+                        d["messages"].clone(),
+                        d["protocols"].clone(),
+                    )
+                })
+                .collect()
+        };
+    let mut want = controllers(&eth_devices);
+    let mut got = controllers(&ip_devices);
+    want.sort_by(|a, b| a.0.cmp(&b.0));
+    got.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(got, want);
+    assert_eq!(
+        want.iter()
+            .map(|c| (c.0.as_str(), c.1.clone()))
+            .collect::<Vec<_>>(),
+        [("192.168.1.150", 6.into()), ("192.168.1.222", 35.into())]
+    );
+    for c in ip_devices.iter().filter(|d| d["role"] == "controller") {
+        let on_eth = eth_devices.iter().find(|e| e["ip"] == c["ip"]).unwrap();
+        assert!(c["mac"].is_null() || c["mac"] == on_eth["mac"], "{c}");
+    }
     for k in ["mac", "ip", "model", "relay_on", "messages", "protocols"] {
         assert_eq!(
             ip[k], eth[k],
@@ -683,4 +723,243 @@ fn raw_ip_capture_attributes_messages_to_the_device() {
     }
     assert_eq!(ip["relay_on"], false, "the last sysinfo said OFF");
     assert_eq!(ip["messages"], 41);
+    // Nothing in the raw-IP capture teaches the app hosts' MACs.
+    assert!(
+        ip_devices
+            .iter()
+            .any(|d| d["role"] == "controller" && d["mac"].is_null()),
+        "{ip_devices:?}"
+    );
+    // The text summary lists a controller without a MAC by its address.
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_plugsniff"))
+        .arg("watch")
+        .arg("-r")
+        .arg(&rawip)
+        .output()
+        .unwrap();
+    let text = String::from_utf8(o.stdout).unwrap();
+    for c in ip_devices
+        .iter()
+        .filter(|d| d["role"] == "controller" && d["mac"].is_null())
+    {
+        let line = format!(
+            "(no MAC seen)     controller \"-\"                -            {}",
+            c["ip"].as_str().unwrap()
+        );
+        assert!(text.contains(&line), "{line:?} not in\n{text}");
+    }
+    assert!(text.contains("messages: tplink-smarthome "), "{text}");
+}
+
+/// Every vendor's plug in the demo, in `watch --json`: its commands and
+/// answers (paired by method, attributed to its MAC), its power readings,
+/// and the summary's inventory entry (host name from DHCP, protocols,
+/// message count, last relay state and power).
+#[test]
+fn demo_decodes_every_vendors_plug() {
+    let lines = demo_json(false);
+    let events: Vec<serde_json::Value> = lines
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let messages = |protocol: &str, mac: &str| -> Vec<(String, String, String)> {
+        events
+            .iter()
+            .filter(|v| v["event"] == "message" && v["protocol"] == protocol && v["device"] == mac)
+            .map(|v| {
+                (
+                    v["direction"].as_str().unwrap().to_owned(),
+                    v["methods"][0].as_str().unwrap().to_owned(),
+                    v["summary"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|s| s.as_str().unwrap())
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                )
+            })
+            .collect()
+    };
+    let has = |got: &[(String, String, String)], dir: &str, method: &str, summary: &str| {
+        assert!(
+            got.iter()
+                .any(|(d, m, s)| d == dir && m == method && s.contains(summary)),
+            "no {dir} {method} with {summary:?} in {got:#?}"
+        );
+    };
+    // Tuya 3.3 and 3.5: poll, switch on/off, pushes with power (dp 19 = 94.5 W).
+    for (mac, query, control) in [
+        ("84:f3:eb:5a:17:3c", "DP_QUERY", "CONTROL"),
+        ("10:5a:17:8e:42:b5", "DP_QUERY_NEW", "CONTROL_NEW"),
+    ] {
+        let got = messages("tuya", mac);
+        has(&got, "request", query, "");
+        has(&got, "response", query, "relay OFF");
+        has(&got, "request", control, "switch ON");
+        has(&got, "response", control, "");
+        has(&got, "request", control, "switch OFF");
+        has(&got, "notify", "STATUS", "power: 94.5 W, 230.1 V, 0.412 A");
+        has(&got, "request", "HEART_BEAT", "");
+        has(&got, "response", "HEART_BEAT", "");
+    }
+    let tuya35 = messages("tuya", "10:5a:17:8e:42:b5");
+    has(&tuya35, "request", "SESS_KEY_NEG_START", "");
+    has(&tuya35, "response", "SESS_KEY_NEG_RESP", "");
+    has(&tuya35, "request", "SESS_KEY_NEG_FINISH", "");
+    assert_eq!(tuya35.len(), 14);
+    assert_eq!(messages("tuya", "84:f3:eb:5a:17:3c").len(), 11);
+    // Both Tuya versions, each opened with its own configured key.
+    let tuya: Vec<(String, String)> = events
+        .iter()
+        .filter(|v| v["event"] == "message" && v["protocol"] == "tuya")
+        .map(|v| {
+            (
+                v["tuya"]["version"].as_str().unwrap().to_owned(),
+                v["tuya"]["key"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect();
+    assert!(tuya.contains(&("3.3".into(), "tuya_device #1".into())));
+    assert!(tuya.contains(&("3.5".into(), "session key (tuya_device #2)".into())));
+    // Shelly Gen2: JSON-RPC over HTTP and over the WebSocket, NotifyStatus.
+    let shelly = messages("shelly", "e8:6b:ea:e8:c2:a4");
+    has(&shelly, "response", "Shelly.GetDeviceInfo", "SNPL-00112EU");
+    has(&shelly, "request", "Switch.Set", "switch ON");
+    has(&shelly, "response", "Switch.Set", "");
+    has(&shelly, "request", "Switch.GetStatus", "");
+    has(
+        &shelly,
+        "response",
+        "Switch.GetStatus",
+        "power: 41.7 W, 230.4 V, 0.215 A, 1.523 kWh total",
+    );
+    has(&shelly, "request", "Switch.Set", "switch OFF");
+    has(&shelly, "notify", "NotifyStatus", "relay OFF; power: 0.0 W");
+    let transports: std::collections::BTreeSet<&str> = events
+        .iter()
+        .filter(|v| v["event"] == "message" && v["protocol"] == "shelly")
+        .map(|v| v["transport"].as_str().unwrap())
+        .collect();
+    assert_eq!(transports, ["http", "websocket"].into());
+    // Wemo Insight: SOAP switch, state and Insight power (2300 mW).
+    let wemo = messages("wemo", "94:10:3e:48:c8:d4");
+    has(&wemo, "response", "setup.xml", "\"Washing machine\"");
+    has(&wemo, "request", "SetBinaryState", "switch ON");
+    has(&wemo, "response", "SetBinaryStateResponse", "relay ON");
+    has(&wemo, "request", "GetBinaryState", "");
+    has(
+        &wemo,
+        "response",
+        "GetInsightParamsResponse",
+        "power: 2.3 W",
+    );
+    // Discovery: each plug announced itself the way its vendor does.
+    let discovery: Vec<(&str, &str)> = events
+        .iter()
+        .filter(|v| v["event"] == "discovery")
+        .map(|v| (v["protocol"].as_str().unwrap(), v["src"].as_str().unwrap()))
+        .collect();
+    for want in [
+        ("tuya-discovery", "192.168.0.51"),
+        ("tuya-discovery", "192.168.0.52"),
+        ("mdns", "192.168.0.53:5353"),
+        ("ssdp", "192.168.0.54:1900"),
+        ("dhcp", "0.0.0.0:68"),
+    ] {
+        assert!(
+            discovery
+                .iter()
+                .any(|(p, src)| *p == want.0 && src.starts_with(want.1)),
+            "{want:?} not in {discovery:?}"
+        );
+    }
+    // The inventory names each plug and knows its last state.
+    let summary = events.last().unwrap();
+    let device = |mac: &str| -> &serde_json::Value {
+        summary["devices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["mac"] == mac)
+            .unwrap_or_else(|| panic!("{mac} not in the inventory"))
+    };
+    for (mac, hostname, protocol, messages, relay, power) in [
+        ("84:f3:eb:5a:17:3c", "ESP_5A173C", "tuya", 11, false, 94.5),
+        (
+            "10:5a:17:8e:42:b5",
+            "SmartPlug-8E42B5",
+            "tuya",
+            14,
+            false,
+            94.5,
+        ),
+        (
+            "e8:6b:ea:e8:c2:a4",
+            "shellyplusplugs-e86beae8c2a4",
+            "shelly",
+            11,
+            false,
+            0.0,
+        ),
+        ("94:10:3e:48:c8:d4", "wemo", "wemo", 8, true, 2.3),
+    ] {
+        let d = device(mac);
+        assert_eq!(d["role"], "plug", "{mac}");
+        assert_eq!(d["hostname"], hostname, "{mac}");
+        assert!(
+            d["protocols"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|p| p == protocol),
+            "{mac}: {d}"
+        );
+        assert_eq!(d["messages"], messages, "{mac}");
+        assert_eq!(d["relay_on"], relay, "{mac}");
+        assert_eq!(d["power_w"], power, "{mac}");
+    }
+    assert_eq!(device("e8:6b:ea:e8:c2:a4")["alias"], "Fan heater");
+    assert_eq!(device("94:10:3e:48:c8:d4")["alias"], "Washing machine");
+    let phone = device("a6:0c:4f:2d:91:7e");
+    assert_eq!(phone["role"], "controller");
+    assert_eq!(
+        phone["protocols"],
+        serde_json::json!(["shelly", "tuya", "wemo", "xor-tcp", "xor-udp"])
+    );
+    // No station lost a frame: the synthetic radio numbers like a real one.
+    for n in summary["wifi"]["networks"].as_array().unwrap() {
+        for st in n["stations"].as_array().unwrap() {
+            assert_eq!(st["radio"]["missed_estimate"], 0, "{}", st["mac"]);
+        }
+    }
+}
+
+/// `watch`'s text summary: messages per protocol, and every plug by name.
+#[test]
+fn demo_text_summary_counts_messages_per_protocol() {
+    let dir = env!("CARGO_MANIFEST_DIR");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_plugsniff"))
+        .args(["watch", "-r", &format!("{dir}/captures/demo.pcapng")])
+        .args(["--config", &format!("{dir}/captures/demo.toml")])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = String::from_utf8(o.stdout).unwrap();
+    assert!(
+        out.contains("messages: shelly 11, tplink-smarthome 15, tuya 25, wemo 8\n"),
+        "{out}"
+    );
+    for name in [
+        "\"Coffee maker\"",
+        "\"Desk lamp\"",
+        "\"ESP_5A173C\"",
+        "\"SmartPlug-8E42B5\"",
+        "\"Fan heater\"",
+        "\"Washing machine\"",
+    ] {
+        assert!(out.contains(name), "{name} not in the summary:\n{out}");
+    }
+    assert!(!out.contains("(bad CRC)"), "{out}");
+    assert_eq!(out.matches("~0 missed").count(), 7, "{out}");
 }

@@ -5,8 +5,10 @@
 //! three-stream frames (or an 80 MHz link on a 20 MHz capture), and the only
 //! symptom is seeing one direction of a conversation. Per station this module
 //! counts data frames in each direction, estimates missed frames from gaps in
-//! 802.11 sequence numbers (IEEE 802.11-2020 10.3.2.14: one counter per
-//! transmitter, modulo 4096; retransmissions repeat the number), and records
+//! 802.11 sequence numbers (IEEE 802.11-2020 10.3.2.14: modulo 4096; a QoS
+//! Data frame to an individual address takes its number from a counter per
+//! ⟨receiver, TID⟩, other frames from one counter per transmitter; a
+//! retransmission repeats the number), and records
 //! per direction the highest PHY, MCS, spatial streams and channel width seen
 //! in radiotap ([`RadioMax`]: the HT, VHT and HE fields of radiotap.org, with
 //! their "known" bits honoured; nothing is inferred from a field that is absent).
@@ -26,6 +28,17 @@ pub use crate::wpa::handshake::MAX_STATIONS;
 pub const ONE_WAY_SECS: i64 = 30;
 /// Sequence gaps larger than this are a new burst (station asleep, roamed), not loss.
 const MAX_COUNTED_GAP: u16 = 64;
+/// A number at most this far behind the last one is an old frame sent again
+/// (a retransmission, a replay, a frame the AP relays late): it neither
+/// counts as loss nor moves the baseline. Further behind is a counter that
+/// restarted (the station re-associated), which becomes the new baseline.
+const MAX_BEHIND: u16 = 64;
+/// Sequence counters tracked per direction: one per TID (QoS Data), and one
+/// for non-QoS Data ([`NON_QOS`]).
+const COUNTERS: usize = 17;
+const NON_QOS: usize = 16;
+/// No number seen yet on that counter (sequence numbers are 12 bits).
+const NO_SEQ: u16 = u16::MAX;
 
 /// The PHY generation a frame was received with (radiotap's MCS, VHT or HE field).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -135,7 +148,7 @@ impl RadioMax {
     }
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct StationHealth {
     pub frames_to_ap: u64,
     pub frames_from_ap: u64,
@@ -143,10 +156,26 @@ pub struct StationHealth {
     pub missed_estimate: u64,
     /// The highest rates seen: `[to the AP, from the AP]`.
     pub radio: [RadioMax; 2],
-    last_seq: [Option<u16>; 2],
+    /// The last sequence number per direction and counter ([`NO_SEQ`]: none).
+    last_seq: [[u16; COUNTERS]; 2],
     first_ts: Option<Ts>,
     last_ts: Ts,
     warned: u8,
+}
+
+impl Default for StationHealth {
+    fn default() -> Self {
+        StationHealth {
+            frames_to_ap: 0,
+            frames_from_ap: 0,
+            missed_estimate: 0,
+            radio: [RadioMax::default(); 2],
+            last_seq: [[NO_SEQ; COUNTERS]; 2],
+            first_ts: None,
+            last_ts: Ts::default(),
+            warned: 0,
+        }
+    }
 }
 
 impl StationHealth {
@@ -233,13 +262,23 @@ impl HealthTracker {
             h.frames_from_ap += 1;
         }
         if let Some((seq, 0)) = d.seq_ctl() {
-            if let Some(last) = h.last_seq[dir] {
-                let gap = seq.wrapping_sub(last) & 0x0fff;
-                if gap > 1 && gap <= MAX_COUNTED_GAP && !d.retry() {
-                    h.missed_estimate += u64::from(gap - 1);
+            let counter = d.qos_ctl().map_or(NON_QOS, |q| usize::from(q & 0x0f));
+            let last = &mut h.last_seq[dir][counter];
+            if *last == NO_SEQ {
+                *last = seq;
+            } else {
+                let gap = seq.wrapping_sub(*last) & 0x0fff;
+                let behind = (*last).wrapping_sub(seq) & 0x0fff;
+                if gap == 0 || behind <= MAX_BEHIND {
+                    // The same or an older frame again: not loss, and the
+                    // baseline stays.
+                } else {
+                    if gap > 1 && gap <= MAX_COUNTED_GAP && !d.retry() {
+                        h.missed_estimate += u64::from(gap - 1);
+                    }
+                    *last = seq;
                 }
             }
-            h.last_seq[dir] = Some(seq);
         }
         // Parse the radiotap header only when it may hold MCS, VHT or HE
         // info: a first presence word without those bits and without
@@ -358,6 +397,10 @@ mod tests {
     use crate::synth::frames::{DataOpts, DsDir, data_header};
 
     fn frame(dir: DsDir, seq: u16) -> Vec<u8> {
+        frame_opts(dir, seq, DataOpts::default())
+    }
+
+    fn frame_opts(dir: DsDir, seq: u16, o: DataOpts) -> Vec<u8> {
         let ap = MacAddr([2, 0, 0, 0, 0, 1]);
         let sta = MacAddr([2, 0, 0, 0, 0, 2]);
         let other = MacAddr([2, 0, 0, 0, 0, 3]);
@@ -365,7 +408,7 @@ mod tests {
             DsDir::ToDs => (ap, sta),
             DsDir::FromDs => (sta, ap),
         };
-        let mut f = data_header(dir, a1, a2, other, seq, DataOpts::default());
+        let mut f = data_header(dir, a1, a2, other, seq, o);
         f.extend_from_slice(&[0xaa, 0xaa, 3, 0, 0, 0, 8, 0]);
         f
     }
@@ -393,6 +436,42 @@ mod tests {
         );
         let (_, s) = h.stations().next().unwrap();
         assert_eq!(s.missed_estimate, 99);
+    }
+
+    /// Each TID numbers its own frames (IEEE 802.11-2020 10.3.2.14), and a
+    /// frame sent again (Retry bit, or a replay without it) is not loss:
+    /// neither interleaved TIDs nor old numbers look like missed frames.
+    #[test]
+    fn per_tid_counters_and_old_frames_are_not_gaps() {
+        let mut h = HealthTracker::default();
+        let feed = |h: &mut HealthTracker, seq: u16, tid: u8, retry: bool| {
+            let o = DataOpts {
+                tid,
+                retry,
+                ..DataOpts::default()
+            };
+            let f = frame_opts(DsDir::FromDs, seq, o);
+            let d = Dot11::new_checked(&f, false).unwrap();
+            h.observe(Ts::from_micros(1, 0), LinkKind::Ieee80211, &f, &d);
+        };
+        // EAPOL on TID 7, data on TID 0, EAPOL again (a rekey), data again.
+        for (seq, tid) in [(0, 7), (1, 7), (0, 0), (1, 0), (2, 0), (2, 7), (3, 0)] {
+            feed(&mut h, seq, tid, false);
+        }
+        // A retransmission and a replay of earlier frames, then the next one.
+        feed(&mut h, 1, 0, true);
+        feed(&mut h, 2, 0, false);
+        feed(&mut h, 4, 0, false);
+        let (_, s) = h.stations().next().unwrap();
+        assert_eq!(s.missed_estimate, 0);
+        // A real gap on one TID still counts, and a restarted counter is a
+        // new baseline, not 4000 frames behind.
+        feed(&mut h, 7, 0, false);
+        feed(&mut h, 3000, 0, false);
+        feed(&mut h, 10, 0, false);
+        feed(&mut h, 11, 0, false);
+        let (_, s) = h.stations().next().unwrap();
+        assert_eq!(s.missed_estimate, 2);
     }
 
     /// Handshakes whose MIC failed get the passphrase advice, not "no

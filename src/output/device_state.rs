@@ -172,7 +172,7 @@ pub struct State<'a> {
     pub mac: String,
     pub sensor: &'a str,
     pub role: &'static str,
-    /// The alias, else the model, else the MAC.
+    /// The alias, else the model, else the DHCP host name, else the MAC.
     pub name: String,
     pub alias: Option<&'a str>,
     pub model: Option<&'a str>,
@@ -208,11 +208,12 @@ pub struct CommandDoc<'a> {
     pub from_mac: Option<String>,
 }
 
-/// The alias, else the model, else the MAC.
+/// The alias, else the model, else the DHCP host name, else the MAC.
 pub fn display_name(d: &Device) -> String {
     d.alias
         .clone()
         .or_else(|| d.model.clone())
+        .or_else(|| d.hostname.clone())
         .unwrap_or_else(|| d.mac.to_string())
 }
 

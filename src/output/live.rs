@@ -134,7 +134,16 @@ pub fn render(e: &Event, st: Style) -> String {
                     st.req("discovery query")
                 },
                 d.summary.join("; "),
-                if d.crc_ok {
+                // mDNS, SSDP and DHCP carry no integrity check: their
+                // `crc_ok` is always false and says nothing (docs/events.md).
+                if d.crc_ok
+                    || matches!(
+                        d.protocol,
+                        crate::decoders::mdns::PROTOCOL
+                            | crate::decoders::ssdp::PROTOCOL
+                            | crate::decoders::dhcp::PROTOCOL
+                    )
+                {
                     String::new()
                 } else {
                     st.note(" (bad CRC)")

@@ -10,7 +10,7 @@ use super::live::Style;
 use super::summary::WifiSummary;
 use crate::engine::Engine;
 use crate::report::counters::WatchStats;
-use crate::report::inventory::{Device, Inventory, Role};
+use crate::report::inventory::{Device, Inventory, IpDevice, Role};
 
 #[derive(Serialize)]
 pub struct WatchSummary<'a> {
@@ -18,18 +18,25 @@ pub struct WatchSummary<'a> {
     #[serde(skip)]
     pub ts: Option<crate::wire::Ts>,
     #[serde(serialize_with = "devices_json")]
-    pub devices: Vec<&'a Device>,
+    pub devices: Devices<'a>,
     pub flows: FlowCounts,
     #[serde(serialize_with = "decode_json")]
     pub decode: &'a WatchStats,
     pub wifi: WifiSummary,
 }
 
-/// The inventory's devices as JSON objects (`docs/events.md`, `summary`).
-fn devices_json<S: serde::Serializer>(d: &[&Device], s: S) -> Result<S::Ok, S::Error> {
+/// The inventory: devices named by MAC, then those known only by IP.
+pub struct Devices<'a> {
+    pub by_mac: Vec<&'a Device>,
+    pub ip_only: Vec<&'a IpDevice>,
+}
+
+/// The inventory's devices as JSON objects (`docs/events.md`, `summary`);
+/// a device known only by IP has `"mac": null`.
+fn devices_json<S: serde::Serializer>(d: &Devices<'_>, s: S) -> Result<S::Ok, S::Error> {
     #[derive(Serialize)]
     struct Dev<'a> {
-        mac: String,
+        mac: Option<String>,
         role: &'static str,
         ip: Option<std::net::IpAddr>,
         vendor: Option<&'static str>,
@@ -48,26 +55,53 @@ fn devices_json<S: serde::Serializer>(d: &[&Device], s: S) -> Result<S::Ok, S::E
         first_seen: String,
         last_seen: String,
     }
-    s.collect_seq(d.iter().map(|d| Dev {
-        mac: d.mac.to_string(),
+    let none = (&None, &None, &None, &None, &None);
+    let empty = std::collections::BTreeSet::new();
+    let ip_only = d.ip_only.iter().map(|d| Dev {
+        mac: None,
         role: role_name(d.role),
-        ip: d.ip,
-        vendor: d.vendor,
-        hostname: &d.hostname,
-        model: &d.model,
-        alias: &d.alias,
-        firmware: &d.firmware,
-        hardware: &d.hardware,
-        relay_on: d.relay_on,
-        power_w: d.power_w,
-        voltage_v: d.voltage_v,
-        total_kwh: d.total_kwh,
+        ip: Some(d.ip),
+        vendor: None,
+        hostname: none.0,
+        model: none.1,
+        alias: none.2,
+        firmware: none.3,
+        hardware: none.4,
+        relay_on: None,
+        power_w: None,
+        voltage_v: None,
+        total_kwh: None,
         protocols: &d.protocols,
-        notes: &d.notes,
+        notes: &empty,
         messages: d.messages,
         first_seen: rfc3339(d.first_seen),
         last_seen: rfc3339(d.last_seen),
-    }))
+    });
+    s.collect_seq(
+        d.by_mac
+            .iter()
+            .map(|d| Dev {
+                mac: Some(d.mac.to_string()),
+                role: role_name(d.role),
+                ip: d.ip,
+                vendor: d.vendor,
+                hostname: &d.hostname,
+                model: &d.model,
+                alias: &d.alias,
+                firmware: &d.firmware,
+                hardware: &d.hardware,
+                relay_on: d.relay_on,
+                power_w: d.power_w,
+                voltage_v: d.voltage_v,
+                total_kwh: d.total_kwh,
+                protocols: &d.protocols,
+                notes: &d.notes,
+                messages: d.messages,
+                first_seen: rfc3339(d.first_seen),
+                last_seen: rfc3339(d.last_seen),
+            })
+            .chain(ip_only),
+    )
 }
 
 /// The decoding counters as one JSON object, in their stable order.
@@ -107,7 +141,10 @@ impl<'a> WatchSummary<'a> {
     ) -> Self {
         WatchSummary {
             ts,
-            devices: inventory.devices().collect(),
+            devices: Devices {
+                by_mac: inventory.devices().collect(),
+                ip_only: inventory.ip_only().collect(),
+            },
             flows,
             decode,
             wifi: WifiSummary::from_engine(engine),
@@ -135,11 +172,11 @@ impl<'a> WatchSummary<'a> {
     pub fn to_text(&self, st: Style) -> String {
         let mut s = String::new();
         let _ = writeln!(s, "\n{}", st.bold("devices"));
-        if self.devices.is_empty() {
-            let _ = writeln!(s, "  none seen speaking a TP-Link protocol");
+        if self.devices.by_mac.is_empty() && self.devices.ip_only.is_empty() {
+            let _ = writeln!(s, "  none seen speaking a smart-plug protocol");
         }
-        for d in &self.devices {
-            let name = d.alias.as_deref().unwrap_or("-");
+        for d in &self.devices.by_mac {
+            let name = d.alias.as_deref().or(d.hostname.as_deref()).unwrap_or("-");
             let _ = writeln!(
                 s,
                 "  {} {:<10} {:<18} {:<12} {:<16} {}",
@@ -180,6 +217,25 @@ impl<'a> WatchSummary<'a> {
                 let _ = writeln!(s, "      {}", st.dim(n));
             }
         }
+        for d in &self.devices.ip_only {
+            let _ = writeln!(
+                s,
+                "  {:<17} {:<10} {:<18} {:<12} {}",
+                "(no MAC seen)",
+                role_name(d.role),
+                "\"-\"",
+                "-",
+                d.ip,
+            );
+            let _ = writeln!(
+                s,
+                "      via {}, {} messages, seen {} .. {}",
+                d.protocols.iter().copied().collect::<Vec<_>>().join("/"),
+                d.messages,
+                rfc3339(d.first_seen),
+                rfc3339(d.last_seen)
+            );
+        }
         let d = self.decode;
         use crate::report::counters::Count as C;
         let n = |c| d.get(c);
@@ -200,6 +256,27 @@ impl<'a> WatchSummary<'a> {
             self.flows.evicted_no_payload,
             self.flows.refused_table_full
         );
+        // Per protocol: messages decoded, and payloads left undecoded
+        // (labelled: a key needed, a key that does not match…).
+        let protocols: std::collections::BTreeSet<&str> = d
+            .messages
+            .keys()
+            .chain(d.undecodable.keys())
+            .copied()
+            .collect();
+        if !protocols.is_empty() {
+            let per: Vec<String> = protocols
+                .iter()
+                .map(|p| {
+                    let n = d.messages.get(p).copied().unwrap_or(0);
+                    match d.undecodable.get(p).copied().unwrap_or(0) {
+                        0 => format!("{p} {n}"),
+                        bad => format!("{p} {n} ({bad} undecodable)"),
+                    }
+                })
+                .collect();
+            let _ = writeln!(s, "{}: {}", st.bold("messages"), per.join(", "));
+        }
         let _ = writeln!(
             s,
             "packets: {} MSDUs, {} IP ({} malformed, {} fragments, {} not IP), {} TCP, {} UDP",

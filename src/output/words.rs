@@ -71,6 +71,12 @@ pub fn describe(s: &Summary) -> String {
             if !si.children.is_empty() {
                 parts.push(format!("{} outlets", si.children.len()));
             }
+            // A request that names only its device (Tuya's `devId`).
+            if parts.is_empty()
+                && let Some(id) = &si.device_id
+            {
+                parts.push(format!("device {id}"));
+            }
             format!("sysinfo: {}", parts.join(", "))
         }
         Summary::SetRelayState(r) => {

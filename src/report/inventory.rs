@@ -1,7 +1,11 @@
 //! The device inventory: every smart-home device seen, by MAC address, with
 //! what its traffic revealed (model, alias, firmware, relay, power, protocols).
+//! A device whose frames never carried its MAC and whose MAC nothing taught
+//! (a controller on a raw-IP or routed capture) is kept by IP instead
+//! ([`IpDevice`]), not dropped.
 //!
-//! Bounded by [`MAX_DEVICES`]; devices past the cap are counted, not stored.
+//! Bounded by [`MAX_DEVICES`] (both kinds together); devices past the cap are
+//! counted, not stored.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
@@ -45,9 +49,21 @@ pub struct Device {
     pub last_seen: Ts,
 }
 
+/// A device known only by its IP address: what its messages showed.
+#[derive(Debug, Clone)]
+pub struct IpDevice {
+    pub ip: IpAddr,
+    pub role: Role,
+    pub protocols: BTreeSet<&'static str>,
+    pub messages: u64,
+    pub first_seen: Ts,
+    pub last_seen: Ts,
+}
+
 #[derive(Default)]
 pub struct Inventory {
     devices: BTreeMap<MacAddr, Device>,
+    by_ip: BTreeMap<IpAddr, IpDevice>,
     pub refused: u64,
 }
 
@@ -57,7 +73,8 @@ impl Inventory {
         if mac.is_group() || mac == MacAddr::default() {
             return None;
         }
-        if !self.devices.contains_key(&mac) && self.devices.len() >= MAX_DEVICES {
+        if !self.devices.contains_key(&mac) && self.devices.len() + self.by_ip.len() >= MAX_DEVICES
+        {
             self.refused += 1;
             return None;
         }
@@ -89,6 +106,42 @@ impl Inventory {
         Some(d)
     }
 
+    /// The device known only by `ip`, created on first sight (None past
+    /// the cap, or for an unspecified address).
+    pub fn touch_ip(&mut self, ip: IpAddr, role: Role, ts: Ts) -> Option<&mut IpDevice> {
+        if ip.is_unspecified() {
+            return None;
+        }
+        if !self.by_ip.contains_key(&ip) && self.devices.len() + self.by_ip.len() >= MAX_DEVICES {
+            self.refused += 1;
+            return None;
+        }
+        let d = self.by_ip.entry(ip).or_insert_with(|| IpDevice {
+            ip,
+            role,
+            protocols: BTreeSet::new(),
+            messages: 0,
+            first_seen: ts,
+            last_seen: ts,
+        });
+        if role == Role::Plug {
+            d.role = Role::Plug;
+        }
+        d.last_seen = ts;
+        Some(d)
+    }
+
+    /// The devices known only by IP, less those whose address a device
+    /// named by MAC has since been seen at (the same host, named later).
+    pub fn ip_only(&self) -> impl Iterator<Item = &IpDevice> {
+        let named: BTreeSet<IpAddr> = if self.by_ip.is_empty() {
+            BTreeSet::new()
+        } else {
+            self.devices.values().filter_map(|m| m.ip).collect()
+        };
+        self.by_ip.values().filter(move |d| !named.contains(&d.ip))
+    }
+
     pub fn get(&self, mac: &MacAddr) -> Option<&Device> {
         self.devices.get(mac)
     }
@@ -101,11 +154,39 @@ impl Inventory {
         self.devices.values()
     }
 
+    /// Devices named by MAC (those of [`Inventory::ip_only`] not counted).
     pub fn len(&self) -> usize {
         self.devices.len()
     }
 
     pub fn is_empty(&self) -> bool {
         self.devices.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ip_only_devices_are_kept_until_a_mac_device_takes_the_address() {
+        let mut inv = Inventory::default();
+        let ip: IpAddr = "192.168.1.5".parse().unwrap();
+        let ts = Ts::from_micros(1, 0);
+        inv.touch_ip(ip, Role::Controller, ts).unwrap().messages += 1;
+        assert!(
+            inv.touch_ip(IpAddr::from([0, 0, 0, 0]), Role::Controller, ts)
+                .is_none()
+        );
+        assert_eq!(
+            inv.ip_only()
+                .map(|d| (d.ip, d.messages))
+                .collect::<Vec<_>>(),
+            [(ip, 1)]
+        );
+        assert!(inv.is_empty());
+        let mac = MacAddr([0x02, 0, 0, 0, 0, 5]);
+        inv.touch(mac, Role::Controller, ts).unwrap().ip = Some(ip);
+        assert_eq!(inv.ip_only().count(), 0);
     }
 }

@@ -1,6 +1,7 @@
-//! A deterministic "home network" scenario: one AP, a phone running the Kasa
-//! app and two TP-Link plugs, as a monitor-mode radio on the AP's channel
-//! would record them.
+//! A deterministic "home network" scenario: one AP, a phone running the
+//! vendors' apps, two TP-Link plugs, two Tuya plugs (3.3 and 3.5), a Shelly
+//! Plus Plug S and a Wemo Insight, as a monitor-mode radio on the AP's
+//! channel would record them.
 //!
 //! [`build`] returns the frames (radiotap + 802.11, no FCS unless asked) with
 //! a manifest of what is in them, so tests can check a decryptor against
@@ -23,9 +24,23 @@
 //!    no Retry);
 //! 7. plug 2: DNS query/answer for `n-devs.tplinkcloud.com`, TCP to
 //!    52.57.x.x:50443 and a TLS 1.2 ClientHello with that SNI;
-//! 8. a group-key rekey (G1/G2 inside CCMP to every station, new GTK with
+//! 8. one after the other, the other vendors' plugs ([`Scenario::vendors`]):
+//!    authentication, association and the 4-way handshake, a broadcast
+//!    DHCPREQUEST with host name, their announcement (Tuya UDP broadcast on
+//!    6667 for 3.3 and 7000 for 3.5, Shelly mDNS `_shelly._tcp`, Wemo SSDP
+//!    `NOTIFY`), then the phone's TCP connection(s) carrying the vendor
+//!    generator's conversation: Tuya on 6668 (with the 3.5 session key
+//!    negotiation), Shelly Gen2 `POST /rpc` then a WebSocket on `/rpc`, Wemo
+//!    SOAP on 49153;
+//! 9. a group-key rekey (G1/G2 inside CCMP to every station, new GTK with
 //!    key ID 2), a broadcast ARP under the new GTK, and a DNS query from the
 //!    phone whose answer the AP sends in one A-MSDU with its ARP reply.
+//!
+//! Sequence numbers are what a real radio sends (IEEE 802.11-2020
+//! 10.3.2.14): unicast QoS data counts per ⟨transmitter, receiver, TID⟩,
+//! management frames and group-addressed data per transmitter, so a
+//! receiver's share has no gaps and the capture's health report shows no
+//! missed frames (the retransmission and the replay repeat a number).
 //!
 //! Station-to-station frames cross the air twice (STA → AP with ToDS, then
 //! AP → STA with FromDS), each hop encrypted under its own link's PTK, as in
@@ -34,7 +49,10 @@
 use std::collections::HashMap;
 
 use super::frames::{self, DataOpts, DsDir, Radio, Security, Side, TcpConn};
+use super::plugs::TcpExchange;
+use crate::decoders::Direction;
 use crate::decoders::tplink::{discovery, xor};
+use crate::decoders::tuya::codec::Version;
 use crate::wire::MacAddr;
 use crate::wire::Ts;
 use crate::wire::llc::ethertype;
@@ -66,6 +84,47 @@ pub struct Plug {
     pub dbm: i8,
 }
 
+/// What a [`VendorPlug`] speaks; the conversations come from the vendor
+/// generators ([`super::tuya`], [`super::shelly`], [`super::wemo`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Vendor {
+    /// Tuya local protocol on TCP 6668 ([`super::tuya::PlugConversation`]),
+    /// discovery on UDP 6667 (3.2–3.4) or 7000 (3.5).
+    Tuya {
+        version: Version,
+        device_id: String,
+        /// The 16-character local key (`captures/demo.toml`).
+        local_key: String,
+        product_key: String,
+    },
+    /// Shelly Plus Plug S (Gen2): JSON-RPC over `POST /rpc` and over a
+    /// WebSocket on `/rpc` ([`super::shelly::gen2_http_between`],
+    /// [`super::shelly::gen2_websocket_between`]), announced over mDNS.
+    ShellyGen2,
+    /// Belkin Wemo Insight: UPnP SOAP on TCP 49153
+    /// ([`super::wemo::traffic_between`]), announced over SSDP.
+    WemoInsight,
+}
+
+/// A plug of another vendor on the demo network, driven by the same phone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VendorPlug {
+    pub vendor: Vendor,
+    pub mac: MacAddr,
+    pub ip: [u8; 4],
+    /// DHCP host name (option 12).
+    pub hostname: String,
+    /// DHCP vendor class (option 60), empty for none.
+    pub vendor_class: String,
+    pub dbm: i8,
+}
+
+/// The demo's Tuya 3.5 plug: device id and local key (`captures/demo.toml`;
+/// synthetic, they protect nothing real). The 3.3 plug uses
+/// [`super::tuya::DEMO_DEVICE_ID`] and [`super::tuya::DEMO_LOCAL_KEY`].
+pub const DEMO_TUYA35_ID: &str = "bf5c2e7a91d04b38f6qzkx";
+pub const DEMO_TUYA35_KEY: &str = "f2c8a61e9d4b07e3";
+
 /// Everything that varies between generated captures.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Scenario {
@@ -79,6 +138,9 @@ pub struct Scenario {
     pub phone: MacAddr,
     pub phone_ip: [u8; 4],
     pub plugs: [Plug; 2],
+    /// Plugs of other vendors (Tuya, Shelly, Wemo), which join after the
+    /// TP-Link traffic; empty for a TP-Link-only network.
+    pub vendors: Vec<VendorPlug>,
     /// The cloud endpoint plug 2 connects to (port 50443).
     pub cloud_ip: [u8; 4],
     pub cloud_name: String,
@@ -137,6 +199,55 @@ impl Default for Scenario {
                     dbm: -67,
                 },
             ],
+            vendors: vec![
+                VendorPlug {
+                    vendor: Vendor::Tuya {
+                        version: Version::V33,
+                        device_id: super::tuya::DEMO_DEVICE_ID.into(),
+                        local_key: super::tuya::DEMO_LOCAL_KEY.into(),
+                        product_key: "keyd7uawqjxgxpsc".into(),
+                    },
+                    // An ESP8266 inside (Espressif OUI), as in many Tuya 3.3 plugs.
+                    mac: mac("84:f3:eb:5a:17:3c"),
+                    ip: [192, 168, 0, 51],
+                    // The ESP8266 Arduino core's default host name.
+                    hostname: "ESP_5A173C".into(),
+                    vendor_class: String::new(),
+                    dbm: -64,
+                },
+                VendorPlug {
+                    vendor: Vendor::Tuya {
+                        version: Version::V35,
+                        device_id: DEMO_TUYA35_ID.into(),
+                        local_key: DEMO_TUYA35_KEY.into(),
+                        product_key: "keyp8xmp9a5h3kmg".into(),
+                    },
+                    // Tuya Smart's own OUI (a Beken BK7231N module).
+                    mac: mac("10:5a:17:8e:42:b5"),
+                    ip: [192, 168, 0, 52],
+                    hostname: "SmartPlug-8E42B5".into(),
+                    vendor_class: String::new(),
+                    dbm: -69,
+                },
+                VendorPlug {
+                    vendor: Vendor::ShellyGen2,
+                    // The MAC in the Shelly generator's device id (Espressif OUI).
+                    mac: mac("e8:6b:ea:e8:c2:a4"),
+                    ip: [192, 168, 0, 53],
+                    hostname: super::shelly::GEN2_ID.into(),
+                    vendor_class: String::new(),
+                    dbm: -58,
+                },
+                VendorPlug {
+                    vendor: Vendor::WemoInsight,
+                    // The MAC in the Wemo generator's setup.xml (Belkin OUI).
+                    mac: mac("94:10:3e:48:c8:d4"),
+                    ip: [192, 168, 0, 54],
+                    hostname: "wemo".into(),
+                    vendor_class: "udhcp 1.19.4".into(),
+                    dbm: -71,
+                },
+            ],
             cloud_ip: [52, 57, 118, 9],
             cloud_name: "n-devs.tplinkcloud.com".into(),
             seed: 0x706c_7567_736e_6966,              // "plugsnif"
@@ -148,6 +259,14 @@ impl Default for Scenario {
 }
 
 impl Scenario {
+    /// Every station: the phone, the TP-Link plugs, the other vendors' plugs.
+    pub fn stations(&self) -> Vec<MacAddr> {
+        let mut v = vec![self.phone];
+        v.extend(self.plugs.iter().map(|p| p.mac));
+        v.extend(self.vendors.iter().map(|p| p.mac));
+        v
+    }
+
     /// The network secret a decryptor needs for this scenario.
     pub fn secret(&self) -> NetworkSecret {
         self.secret_with(&self.passphrase)
@@ -273,7 +392,11 @@ struct Air<'a> {
     next_beacon: u64,
     out: Vec<(Ts, Vec<u8>)>,
     m: Manifest,
+    /// Next sequence number per transmitter: management frames and
+    /// group-addressed data.
     seq: HashMap<MacAddr, u16>,
+    /// Next sequence number per (transmitter, receiver, TID): unicast QoS data.
+    qos_seq: HashMap<(MacAddr, MacAddr, u8), u16>,
     /// Next PN per (transmitter, receiver) pairwise key, or (AP, broadcast) for the GTK.
     pn: HashMap<(MacAddr, MacAddr), u64>,
     ptk: HashMap<MacAddr, Ptk>,
@@ -299,6 +422,7 @@ impl<'a> Air<'a> {
             out: Vec::new(),
             m: Manifest::default(),
             seq: HashMap::new(),
+            qos_seq: HashMap::new(),
             pn: HashMap::new(),
             ptk: HashMap::new(),
             gtk,
@@ -318,11 +442,13 @@ impl<'a> Air<'a> {
         } else if tx == self.sc.phone {
             -55
         } else {
-            self.sc
-                .plugs
+            let sc = self.sc;
+            sc.plugs
                 .iter()
                 .find(|p| p.mac == tx)
-                .map_or(-70, |p| p.dbm)
+                .map(|p| p.dbm)
+                .or_else(|| sc.vendors.iter().find(|p| p.mac == tx).map(|p| p.dbm))
+                .unwrap_or(-70)
         }
     }
 
@@ -384,6 +510,18 @@ impl<'a> Air<'a> {
         v
     }
 
+    /// The sequence number of a QoS Data frame to an individual address:
+    /// one counter per ⟨receiver, TID⟩ (IEEE 802.11-2020 10.3.2.14), as
+    /// Linux mac80211 keeps per station and TID. Numbering every frame of
+    /// a transmitter from one counter would leave gaps in each receiver's
+    /// share, which the health tracker reads as missed frames.
+    fn next_qos_seq(&mut self, tx: MacAddr, rx: MacAddr, tid: u8) -> u16 {
+        let s = self.qos_seq.entry((tx, rx, tid)).or_insert(0);
+        let v = *s;
+        *s = (*s + 1) & 0x0fff;
+        v
+    }
+
     fn next_pn(&mut self, tx: MacAddr, rx: MacAddr) -> u64 {
         let p = self.pn.entry((tx, rx)).or_insert(1);
         let v = *p;
@@ -393,7 +531,9 @@ impl<'a> Air<'a> {
 
     /// Whether `m` is one of the BSS's stations.
     fn is_sta(&self, m: MacAddr) -> bool {
-        m == self.sc.phone || self.sc.plugs.iter().any(|p| p.mac == m)
+        m == self.sc.phone
+            || self.sc.plugs.iter().any(|p| p.mac == m)
+            || self.sc.vendors.iter().any(|p| p.mac == m)
     }
 
     /// One data frame over one hop: `sta` ↔ AP, `peer` being the DA (ToDS)
@@ -404,7 +544,7 @@ impl<'a> Air<'a> {
             DsDir::ToDs => (sta, ap, ap, sta, peer),
             DsDir::FromDs => (ap, sta, sta, ap, peer),
         };
-        let seq = self.next_seq(tx);
+        let seq = self.next_qos_seq(tx, rx, tid);
         let tk = self.ptk.get(&sta).map(|p| *p.tk.key16());
         let opts = DataOpts {
             tid,
@@ -428,7 +568,7 @@ impl<'a> Air<'a> {
     /// under the station's PTK: `msdus` are (DA, SA, LLC-framed MSDU).
     fn amsdu_down(&mut self, sta: MacAddr, msdus: &[(MacAddr, MacAddr, &[u8])]) -> usize {
         let ap = self.sc.ap;
-        let seq = self.next_seq(ap);
+        let seq = self.next_qos_seq(ap, sta, TID_DATA);
         let opts = DataOpts {
             tid: TID_DATA,
             amsdu: true,
@@ -449,18 +589,12 @@ impl<'a> Air<'a> {
         self.emit(ap, 108, f)
     }
 
-    /// The AP's broadcast copy of a group-addressed MSDU from `sa`, under the GTK.
-    fn group_down(&mut self, sa: MacAddr, llc: &[u8]) -> usize {
+    /// The AP's copy of a group-addressed MSDU from `sa` to `da` (broadcast
+    /// or multicast), under the GTK.
+    fn group_down(&mut self, da: MacAddr, sa: MacAddr, llc: &[u8]) -> usize {
         let ap = self.sc.ap;
         let seq = self.next_seq(ap);
-        let h = frames::data_header(
-            DsDir::FromDs,
-            MacAddr::BROADCAST,
-            ap,
-            sa,
-            seq,
-            DataOpts::default(),
-        );
+        let h = frames::data_header(DsDir::FromDs, da, ap, sa, seq, DataOpts::default());
         let pn = self.next_pn(ap, MacAddr::BROADCAST);
         let (key_id, gtk) = self.gtk;
         self.m.protected += 1;
@@ -483,7 +617,7 @@ impl<'a> Air<'a> {
                 self.hop(DsDir::ToDs, src, dst, &llc, TID_DATA);
                 self.pause(150, 400);
             }
-            self.group_down(src, &llc)
+            self.group_down(dst, src, &llc)
         } else if self.is_sta(src) && self.is_sta(dst) {
             self.hop(DsDir::ToDs, src, dst, &llc, TID_DATA);
             self.pause(120, 350);
@@ -517,6 +651,184 @@ impl<'a> Air<'a> {
             self.m.port_9999 += 1;
         }
         self.emit(tx, 108, d);
+    }
+
+    /// One TCP connection between the phone (client, `ex.client`'s port) and
+    /// `plug` (`ex.server`'s port): the three-way handshake, every segment
+    /// of `ex` in order (a payload longer than one MSS cut into full-sized
+    /// segments), the phone's ACK of the last answer, and the close.
+    fn tcp_session(&mut self, plug: (MacAddr, [u8; 4]), ex: &TcpExchange) {
+        const MSS: usize = 1_460;
+        let sc = self.sc;
+        let phone = sc.phone;
+        let (ci, si) = (self.rng.next_u64() as u32, self.rng.next_u64() as u32);
+        let mut c = TcpConn::new(
+            (sc.phone_ip, ex.client.port()),
+            (plug.1, ex.server.port()),
+            ci,
+            si,
+        );
+        let seg = c.syn();
+        self.send(phone, plug.0, ethertype::IPV4, &seg);
+        self.pause(2_000, 6_000);
+        let seg = c.syn_ack();
+        self.send(plug.0, phone, ethertype::IPV4, &seg);
+        self.pause(1_000, 3_000);
+        let seg = c.ack(Side::Client);
+        self.send(phone, plug.0, ethertype::IPV4, &seg);
+        let mut last = Direction::ToServer;
+        for (dir, payload) in &ex.segments {
+            // A new turn: the device (or the app) takes its time to answer.
+            if *dir != last {
+                self.pause(8_000, 30_000);
+            } else {
+                self.pause(500, 2_000);
+            }
+            for chunk in payload.chunks(MSS) {
+                match dir {
+                    Direction::ToServer => {
+                        let seg = c.data(Side::Client, chunk);
+                        self.send(phone, plug.0, ethertype::IPV4, &seg);
+                    }
+                    Direction::ToClient => {
+                        let seg = c.data(Side::Server, chunk);
+                        self.send(plug.0, phone, ethertype::IPV4, &seg);
+                    }
+                }
+            }
+            last = *dir;
+        }
+        self.pause(1_000, 4_000);
+        if last == Direction::ToClient {
+            let seg = c.ack(Side::Client);
+            self.send(phone, plug.0, ethertype::IPV4, &seg);
+            self.pause(20_000, 60_000);
+        }
+        let seg = c.fin(Side::Client);
+        self.send(phone, plug.0, ethertype::IPV4, &seg);
+        self.pause(2_000, 6_000);
+        let seg = c.fin(Side::Server);
+        self.send(plug.0, phone, ethertype::IPV4, &seg);
+        self.pause(1_000, 3_000);
+        let seg = c.ack(Side::Client);
+        self.send(phone, plug.0, ethertype::IPV4, &seg);
+    }
+
+    /// A UDP datagram from `src` (MAC, IP, port) to a broadcast or
+    /// multicast group (`dst_mac` the group's MAC).
+    fn udp_to_group(
+        &mut self,
+        src: (MacAddr, [u8; 4], u16),
+        dst_mac: MacAddr,
+        dst: ([u8; 4], u16),
+        payload: &[u8],
+    ) {
+        let pkt = frames::ipv4_udp(src.1, dst.0, 64, src.2, dst.1, payload);
+        self.send(src.0, dst_mac, ethertype::IPV4, &pkt);
+    }
+
+    /// A vendor plug's first minute on the network: it joins (4-way
+    /// handshake), asks DHCP for its address (host name and vendor class
+    /// for the inventory), announces itself the way its vendor does (Tuya
+    /// UDP broadcast, Shelly mDNS, Wemo SSDP), and the phone drives it.
+    fn vendor_plug(&mut self, v: &VendorPlug, pmk: &crate::wpa::keys::Pmk) {
+        use super::{dhcp, mdns, shelly, ssdp, tuya, wemo};
+        let sc = self.sc;
+        self.connect(v.mac, pmk, false);
+        self.pause(30_000, 80_000);
+        // DHCPREQUEST for the address it had (RFC 2131 §3.2, INIT-REBOOT).
+        let xid = self.rng.next_u64() as u32;
+        let params: &[u8] = if v.vendor_class.starts_with("udhcp") {
+            dhcp::UDHCPC_PARAMS
+        } else {
+            // lwIP (ESP8266/ESP32 SDKs): subnet, router, broadcast, DNS.
+            &[1, 3, 28, 6]
+        };
+        let req = dhcp::request(
+            3,
+            xid,
+            v.mac,
+            &v.hostname,
+            &v.vendor_class,
+            params,
+            Some(v.ip),
+        );
+        self.udp_to_group(
+            (v.mac, [0; 4], 68),
+            MacAddr::BROADCAST,
+            ([255; 4], 67),
+            &req,
+        );
+        self.pause(100_000, 250_000);
+        let phone_port = |rng: &mut Rng| rng.range(40_000, 60_000) as u16;
+        let sa = |ip: [u8; 4], port: u16| std::net::SocketAddr::from((ip, port));
+        match &v.vendor {
+            Vendor::Tuya {
+                version,
+                device_id,
+                local_key,
+                product_key,
+            } => {
+                let (port, d) = tuya::discovery_broadcast(*version, v.ip, device_id, product_key);
+                let sport = self.rng.range(49_152, 65_000) as u16;
+                self.udp_to_group(
+                    (v.mac, v.ip, sport),
+                    MacAddr::BROADCAST,
+                    ([255; 4], port),
+                    &d,
+                );
+                self.pause(200_000, 400_000);
+                let Some(key) =
+                    crate::decoders::tuya::crypto::TuyaKey::from_local_key_str(local_key)
+                else {
+                    return;
+                };
+                let mut conv = tuya::PlugConversation::demo(*version);
+                conv.local_key = key;
+                conv.device_id.clone_from(device_id);
+                let ex = TcpExchange {
+                    client: sa(sc.phone_ip, phone_port(&mut self.rng)),
+                    server: sa(v.ip, 6668),
+                    segments: conv
+                        .frames()
+                        .into_iter()
+                        .map(|f| (f.dir, f.bytes))
+                        .collect(),
+                };
+                self.tcp_session((v.mac, v.ip), &ex);
+            }
+            Vendor::ShellyGen2 => {
+                let svc = mdns::Service {
+                    instance: shelly::GEN2_ID,
+                    service: "_shelly._tcp",
+                    host: shelly::GEN2_ID,
+                    port: 80,
+                    txt: &[("gen", "2"), ("app", "PlusPlugS"), ("ver", "1.0.8")],
+                    ipv4: v.ip,
+                };
+                let a = mdns::announcement(&[svc], false);
+                let group = MacAddr([0x01, 0x00, 0x5e, 0x00, 0x00, 0xfb]);
+                self.udp_to_group((v.mac, v.ip, 5353), group, ([224, 0, 0, 251], 5353), &a);
+                self.pause(200_000, 400_000);
+                let ex =
+                    shelly::gen2_http_between(sa(sc.phone_ip, phone_port(&mut self.rng)), v.ip);
+                self.tcp_session((v.mac, v.ip), &ex);
+                self.pause(150_000, 300_000);
+                let ex = shelly::gen2_websocket_between(
+                    sa(sc.phone_ip, phone_port(&mut self.rng)),
+                    v.ip,
+                );
+                self.tcp_session((v.mac, v.ip), &ex);
+            }
+            Vendor::WemoInsight => {
+                let n = ssdp::wemo_notify(v.ip, wemo::PORT, "221517K0101769", false);
+                let group = MacAddr([0x01, 0x00, 0x5e, 0x7f, 0xff, 0xfa]);
+                self.udp_to_group((v.mac, v.ip, 1900), group, ([239, 255, 255, 250], 1900), &n);
+                self.pause(200_000, 400_000);
+                let ex = wemo::traffic_between(sa(sc.phone_ip, phone_port(&mut self.rng)), v.ip);
+                self.tcp_session((v.mac, v.ip), &ex);
+            }
+        }
     }
 
     fn eapol(&mut self, dir: DsDir, sta: MacAddr, frame: Vec<u8>) {
@@ -590,9 +902,7 @@ impl<'a> Air<'a> {
         let ap = sc.ap;
         let new_id = if self.gtk.0 == 1 { 2 } else { 1 };
         let new = (new_id, self.rng.bytes::<16>());
-        let mut stas = vec![sc.phone];
-        stas.extend(sc.plugs.iter().map(|p| p.mac));
-        for sta in stas {
+        for sta in sc.stations() {
             let Some(ptk) = self.ptk.get(&sta).cloned() else {
                 continue;
             };
@@ -882,7 +1192,13 @@ pub fn build(sc: &Scenario) -> Capture {
     air.send(ap, p2.mac, ethertype::IPV4, &seg);
     air.pause(400_000, 700_000);
 
-    // 8. Group rekey, then a broadcast under the new GTK (key ID 2).
+    // 8. The other vendors' plugs: join, DHCP, discovery, the phone drives them.
+    for v in &sc.vendors {
+        air.vendor_plug(v, &pmk);
+        air.pause(200_000, 400_000);
+    }
+
+    // 9. Group rekey, then a broadcast under the new GTK (key ID 2).
     air.rekey();
     air.pause(50_000, 150_000);
     let req = frames::arp(1, phone, sc.phone_ip, MacAddr([0; 6]), sc.router_ip);

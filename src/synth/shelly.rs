@@ -205,19 +205,24 @@ fn rpc_post(body: &serde_json::Value, ip: [u8; 4]) -> Vec<u8> {
 
 /// Gen2 over HTTP: identity, switch on, status by GET.
 pub fn gen2_http() -> TcpExchange {
+    gen2_http_between(sa(CONTROLLER, 51002), GEN2)
+}
+
+/// [`gen2_http`] between `client` and a plug at `device` (port 80).
+pub fn gen2_http_between(client: SocketAddr, device: [u8; 4]) -> TcpExchange {
     let src = "plugsniff-demo";
     let mut s = vec![
         (
             ToServer,
             rpc_post(
                 &json!({"id":1,"src":src,"method":"Shelly.GetDeviceInfo"}),
-                GEN2,
+                device,
             ),
         ),
         (
             ToClient,
             ok_json(
-                &json!({"id":1,"src":GEN2_ID,"dst":src,"result":{"name":"Desk lamp","id":GEN2_ID,"mac":"E86BEAE8C2A4",
+                &json!({"id":1,"src":GEN2_ID,"dst":src,"result":{"name":"Fan heater","id":GEN2_ID,"mac":"E86BEAE8C2A4",
             "slot":0,"model":"SNPL-00112EU","gen":2,"fw_id":"20231107-164738/1.0.8-g","ver":"1.0.8","app":"PlusPlugS","auth_en":false,"auth_domain":null}}),
             ),
         ),
@@ -226,19 +231,19 @@ pub fn gen2_http() -> TcpExchange {
         ToServer,
         rpc_post(
             &json!({"id":2,"src":src,"method":"Switch.Set","params":{"id":0,"on":true}}),
-            GEN2,
+            device,
         ),
         50,
     ));
     s.extend([
         (ToClient, ok_json(&json!({"id":2,"src":GEN2_ID,"dst":src,"result":{"was_on":false}}))),
-        (ToServer, get("/rpc/Switch.GetStatus?id=0", GEN2)),
+        (ToServer, get("/rpc/Switch.GetStatus?id=0", device)),
         (ToClient, ok_json(&json!({"id":0,"source":"HTTP_in","output":true,"apower":41.7,"voltage":230.4,"freq":50.0,"current":0.215,
             "aenergy":{"total":1523.407,"by_minute":[694.125,701.219,688.903],"minute_ts":1700000040},"temperature":{"tC":38.2,"tF":100.8}}))),
     ]);
     TcpExchange {
-        client: sa(CONTROLLER, 51002),
-        server: sa(GEN2, 80),
+        client,
+        server: sa(device, 80),
         segments: s,
     }
 }
@@ -253,8 +258,13 @@ pub fn websocket_accept(key: &str) -> String {
 
 /// Gen2 over WebSocket `/rpc`.
 pub fn gen2_websocket() -> TcpExchange {
+    gen2_websocket_between(sa(CONTROLLER, 51003), GEN2)
+}
+
+/// [`gen2_websocket`] between `client` and a plug at `device` (port 80).
+pub fn gen2_websocket_between(client: SocketAddr, device: [u8; 4]) -> TcpExchange {
     let key = "dGhlIHNhbXBsZSBub25jZQ==";
-    let host = IpAddr::from(GEN2).to_string();
+    let host = IpAddr::from(device).to_string();
     let upgrade = http_request(
         "GET",
         "/rpc",
@@ -334,8 +344,8 @@ pub fn gen2_websocket() -> TcpExchange {
     segs.extend(split(ToClient, r2push, 31));
     segs.extend([(ToServer, close_c), (ToClient, close_s)]);
     TcpExchange {
-        client: sa(CONTROLLER, 51003),
-        server: sa(GEN2, 80),
+        client,
+        server: sa(device, 80),
         segments: segs,
     }
 }

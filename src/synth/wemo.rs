@@ -82,13 +82,12 @@ pub fn soap_response(service: &str, action: &str, args: &[(&str, &str)]) -> Stri
     )
 }
 
-fn call(service: &str, control: &str, action: &str, args: &[(&str, &str)]) -> Vec<u8> {
-    let host = format!("{}:{PORT}", IpAddr::from(INSIGHT));
+fn call(host: &str, service: &str, control: &str, action: &str, args: &[(&str, &str)]) -> Vec<u8> {
     let sa = format!("\"{service}#{action}\"");
     http_request(
         "POST",
         control,
-        &host,
+        host,
         &[("Content-Type", "text/xml"), ("SOAPACTION", &sa)],
         soap_request(service, action, args).as_bytes(),
     )
@@ -109,9 +108,21 @@ fn answer(service: &str, action: &str, args: &[(&str, &str)]) -> Vec<u8> {
 
 /// One connection: description, switch on, state, energy.
 pub fn traffic() -> PlugTraffic {
+    PlugTraffic {
+        tcp: vec![traffic_between(
+            SocketAddr::new(IpAddr::from(CONTROLLER), 52000),
+            INSIGHT,
+        )],
+        udp: Vec::new(),
+    }
+}
+
+/// [`traffic`]'s connection between `client` and an Insight at `device`
+/// (port [`PORT`]).
+pub fn traffic_between(client: SocketAddr, device: [u8; 4]) -> TcpExchange {
     const BASIC: &str = "urn:Belkin:service:basicevent:1";
     const INS: &str = "urn:Belkin:service:insight:1";
-    let host = format!("{}:{PORT}", IpAddr::from(INSIGHT));
+    let host = format!("{}:{PORT}", IpAddr::from(device));
     let mut s = vec![
         (ToServer, http_request("GET", "/setup.xml", &host, &[], b"")),
         (
@@ -127,6 +138,7 @@ pub fn traffic() -> PlugTraffic {
     s.extend(split(
         ToServer,
         call(
+            &host,
             BASIC,
             "/upnp/control/basicevent1",
             "SetBinaryState",
@@ -141,7 +153,13 @@ pub fn traffic() -> PlugTraffic {
         ),
         (
             ToServer,
-            call(BASIC, "/upnp/control/basicevent1", "GetBinaryState", &[]),
+            call(
+                &host,
+                BASIC,
+                "/upnp/control/basicevent1",
+                "GetBinaryState",
+                &[],
+            ),
         ),
         (
             ToClient,
@@ -149,7 +167,13 @@ pub fn traffic() -> PlugTraffic {
         ),
         (
             ToServer,
-            call(INS, "/upnp/control/insight1", "GetInsightParams", &[]),
+            call(
+                &host,
+                INS,
+                "/upnp/control/insight1",
+                "GetInsightParams",
+                &[],
+            ),
         ),
         (
             ToClient,
@@ -160,12 +184,9 @@ pub fn traffic() -> PlugTraffic {
             ),
         ),
     ]);
-    PlugTraffic {
-        tcp: vec![TcpExchange {
-            client: SocketAddr::new(IpAddr::from(CONTROLLER), 52000),
-            server: SocketAddr::new(IpAddr::from(INSIGHT), PORT),
-            segments: s,
-        }],
-        udp: Vec::new(),
+    TcpExchange {
+        client,
+        server: SocketAddr::new(IpAddr::from(device), PORT),
+        segments: s,
     }
 }

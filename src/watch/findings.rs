@@ -30,6 +30,10 @@ pub(super) struct Ends {
     pub device: Option<MacAddr>,
     /// MAC of the client end (the controller), when local.
     pub controller: Option<MacAddr>,
+    /// For a datagram, the way it actually went. A discovery decoder's
+    /// `dir` says query or reply, and a device's multicast announcement is
+    /// a reply sent toward the "server" end (both ports are 5353 or 1900).
+    pub sent: Option<Direction>,
 }
 
 impl Ends {
@@ -109,7 +113,7 @@ impl Analyzer {
                 Finding::DeviceNote { protocol, note } => {
                     if let Some(d) = ends
                         .device
-                        .and_then(|m| self.inventory.touch(m, Role::Plug, ts))
+                        .and_then(|m| self.touch_device(m, Role::Plug, ts))
                     {
                         d.protocols.insert(protocol);
                         d.ip = Some(ends.server.ip());
@@ -147,15 +151,20 @@ impl Analyzer {
                 }
                 Finding::Discovery(d) => {
                     self.stats.inc(Count::Discovery);
-                    let (src, dst) = ends.oriented(d.dir);
+                    let sent = ends.sent.unwrap_or(d.dir);
+                    let (src, dst) = ends.oriented(sent);
                     let reply = d.dir == Direction::ToClient;
+                    let sender = match sent {
+                        Direction::ToServer => ends.controller,
+                        Direction::ToClient => ends.device,
+                    };
                     let device = if reply {
-                        d.announce.as_ref().and_then(|a| a.mac).or(ends.device)
+                        d.announce.as_ref().and_then(|a| a.mac).or(sender)
                     } else {
                         None
                     };
                     if let (Some(mac), Some(a)) = (device, &d.announce)
-                        && let Some(dev) = self.inventory.touch(mac, Role::Plug, ts)
+                        && let Some(dev) = self.touch_device(mac, Role::Plug, ts)
                     {
                         dev.protocols.extend(a.protocols.iter().copied());
                         dev.ip = Some(a.ip);
@@ -198,7 +207,7 @@ impl Analyzer {
                     };
                     let at = Ts::from_duration(flow.last_seen);
                     if let Some(mac) = device
-                        && let Some(d) = self.inventory.touch(mac, Role::Plug, at)
+                        && let Some(d) = self.touch_device(mac, Role::Plug, at)
                     {
                         d.protocols.insert("tls");
                         if let Some(sni) = &c.sni {
@@ -267,20 +276,27 @@ impl Analyzer {
             self.names.learn_ip_mac(ends.server.ip(), mac);
             ends.device = Some(mac);
         }
+        let ctl_ip = ends.client.ip();
         if let Some(c) = ends.controller {
-            let ctl_ip = ends.client.ip();
-            if let Some(d) = self.inventory.touch(c, Role::Controller, ts) {
+            if let Some(d) = self.touch_device(c, Role::Controller, ts) {
                 d.messages += 1;
                 d.protocols.insert(m.via);
                 if is_local(ctl_ip) && !ctl_ip.is_unspecified() {
                     d.ip = Some(ctl_ip);
                 }
             }
+        } else if is_local(ctl_ip)
+            && let Some(d) = self.inventory.touch_ip(ctl_ip, Role::Controller, ts)
+        {
+            // No MAC on the link and none learned (a raw-IP or routed
+            // capture): the controller is listed by its address.
+            d.messages += 1;
+            d.protocols.insert(m.via);
         }
         // A response identifies its sender as a plug; a request to a unicast
         // address identifies its receiver as one.
         if let Some(mac) = ends.device
-            && let Some(d) = self.inventory.touch(mac, Role::Plug, ts)
+            && let Some(d) = self.touch_device(mac, Role::Plug, ts)
         {
             d.messages += 1;
             d.protocols.insert(m.via);
@@ -343,6 +359,21 @@ impl Analyzer {
                 body: EventBody::CredentialLeak(l),
             });
         }
+    }
+}
+
+impl Analyzer {
+    /// The inventory's device for `mac` ([`crate::report::inventory::Inventory::touch`]),
+    /// with the host name DHCP taught the name table.
+    fn touch_device(&mut self, mac: MacAddr, role: Role, ts: Ts) -> Option<&mut Device> {
+        let host = self.names.hostname(mac);
+        let d = self.inventory.touch(mac, role, ts)?;
+        if let Some(h) = host
+            && d.hostname.as_deref() != Some(h)
+        {
+            d.hostname = Some(h.to_owned());
+        }
+        Some(d)
     }
 }
 

@@ -43,6 +43,7 @@ fn ends_of(f: &Flow<FlowState>, server_dir: Dir) -> Ends {
         server,
         device: f.state.server_mac.filter(|_| is_local(server.ip())),
         controller: f.state.client_mac.filter(|_| is_local(client.ip())),
+        sent: None,
     }
 }
 

@@ -56,6 +56,7 @@ impl Analyzer {
             server,
             device: self.mac_of(server.ip(), server_mac),
             controller: self.mac_of(client.ip(), client_mac),
+            sent: Some(dir),
         };
         let mut found = Vec::new();
         let mut cx = Ctx {

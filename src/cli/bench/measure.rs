@@ -3,8 +3,8 @@
 //!
 //! The workload is a deterministic, realistic CCMP stream built in memory with
 //! [`crate::synth`]: the demo network's handshakes (so the keys are the ones a
-//! capture would give), then QoS data frames between the AP and its three
-//! stations in both directions (three pairwise keys), plaintext sizes
+//! capture would give), then QoS data frames between the AP and its seven
+//! stations in both directions (seven pairwise keys), plaintext sizes
 //! 60 % 1500 B, 25 % 64–300 B, 15 % 500–1000 B (LLC/SNAP + IPv4 + UDP).
 //! Throughput counts MPDU bytes (MAC header to MIC).
 //!
