@@ -42,15 +42,14 @@ fn demo() -> (String, String) {
 fn demo_snapshot() -> Snapshot {
     let (cap, conf) = demo();
     let mailbox = Arc::new(Mailbox::default());
+    // The demo's network and plug keys (Tuya local keys), as --config loads them.
+    let file = plugsniff::cli::config::ConfigFile::load(&conf).unwrap();
     let cfg = RunConfig {
         source: SourceSpec::File {
             path: cap,
             filter: None,
         },
-        networks: plugsniff::cli::config::ConfigFile::load(&conf)
-            .unwrap()
-            .networks(&conf)
-            .unwrap(),
+        networks: file.networks(&conf).unwrap(),
         workers: 1,
         limits: Limits::default(),
         stdout_json: None,
@@ -64,7 +63,7 @@ fn demo_snapshot() -> Snapshot {
         status_interval: None,
         user: None,
         sandbox: false,
-        decoders: Default::default(),
+        decoders: file.decoder_config(&conf, false).unwrap(),
         sinks: vec![Box::new(TuiSink::new(mailbox.clone()))],
         summary_on_stdout: false,
     };

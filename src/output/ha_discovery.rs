@@ -228,7 +228,7 @@ pub fn plug_configs(cx: &Ctx<'_>, d: &Device, states: &DeviceStates) -> Vec<(Str
         "name": display_name(d),
     });
     let extra = [
-        ("manufacturer", d.vendor.map(str::to_owned)),
+        ("manufacturer", d.vendor.clone()),
         ("model", d.model.clone()),
         ("sw_version", d.firmware.clone()),
         ("hw_version", d.hardware.clone()),

@@ -214,7 +214,7 @@ mod tests {
 
     /// A writer that records what it got, in `write` calls of at most `max`
     /// bytes, and fails after `fail_after` bytes.
-    #[derive(Clone)]
+    #[derive(Clone, Debug)]
     struct Sink {
         got: Arc<Mutex<Vec<u8>>>,
         max: usize,

@@ -39,7 +39,7 @@ fn devices_json<S: serde::Serializer>(d: &Devices<'_>, s: S) -> Result<S::Ok, S:
         mac: Option<String>,
         role: &'static str,
         ip: Option<std::net::IpAddr>,
-        vendor: Option<&'static str>,
+        vendor: Option<&'a str>,
         hostname: &'a Option<String>,
         model: &'a Option<String>,
         alias: &'a Option<String>,
@@ -84,7 +84,7 @@ fn devices_json<S: serde::Serializer>(d: &Devices<'_>, s: S) -> Result<S::Ok, S:
                 mac: Some(d.mac.to_string()),
                 role: role_name(d.role),
                 ip: d.ip,
-                vendor: d.vendor,
+                vendor: d.vendor.as_deref(),
                 hostname: &d.hostname,
                 model: &d.model,
                 alias: &d.alias,
@@ -185,7 +185,7 @@ impl<'a> WatchSummary<'a> {
                 format!("{name:?}"),
                 d.model.as_deref().unwrap_or("-"),
                 d.ip.map_or("-".into(), |i| i.to_string()),
-                d.vendor.unwrap_or("")
+                d.vendor.as_deref().unwrap_or("")
             );
             let mut facts = Vec::new();
             if let Some(f) = &d.firmware {

@@ -29,7 +29,11 @@ pub struct Device {
     pub mac: MacAddr,
     pub role: Role,
     pub ip: Option<IpAddr>,
-    pub vendor: Option<&'static str>,
+    /// The maker: the brand the device's own protocol names (a Shelly
+    /// `Shelly.GetDeviceInfo`, a Tuya status, a Wemo `setup.xml`, a
+    /// discovery announcement; see [`Device::set_vendor`]), else the owner of
+    /// its MAC's OUI (often the maker of the Wi-Fi chip, e.g. Espressif).
+    pub vendor: Option<String>,
     pub hostname: Option<String>,
     pub model: Option<String>,
     pub alias: Option<String>,
@@ -60,6 +64,28 @@ pub struct IpDevice {
     pub last_seen: Ts,
 }
 
+/// Bytes kept of a vendor name a device's traffic gives.
+pub const MAX_VENDOR: usize = 64;
+
+impl Device {
+    /// Records the maker a device's protocol names (it outranks the OUI's
+    /// owner); blank names are ignored, long ones cut to [`MAX_VENDOR`]
+    /// bytes on a character boundary.
+    pub fn set_vendor(&mut self, name: &str) {
+        let name = name.trim();
+        if name.is_empty() {
+            return;
+        }
+        let mut end = name.len().min(MAX_VENDOR);
+        while !name.is_char_boundary(end) {
+            end -= 1;
+        }
+        if self.vendor.as_deref() != Some(&name[..end]) {
+            self.vendor = Some(name[..end].to_string());
+        }
+    }
+}
+
 #[derive(Default)]
 pub struct Inventory {
     devices: BTreeMap<MacAddr, Device>,
@@ -82,7 +108,7 @@ impl Inventory {
             mac,
             role,
             ip: None,
-            vendor: crate::flows::oui::vendor(mac),
+            vendor: crate::flows::oui::vendor(mac).map(str::to_string),
             hostname: None,
             model: None,
             alias: None,
@@ -167,6 +193,26 @@ impl Inventory {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_protocols_maker_outranks_the_oui_and_hostile_names_are_bounded() {
+        let mut inv = Inventory::default();
+        let ts = Ts::from_micros(1, 0);
+        // 84:f3:eb is Espressif's: the Wi-Fi chip, not the brand.
+        let d = inv
+            .touch(MacAddr([0x84, 0xf3, 0xeb, 1, 2, 3]), Role::Plug, ts)
+            .unwrap();
+        assert_eq!(d.vendor.as_deref(), Some("Espressif"));
+        d.set_vendor("  ");
+        assert_eq!(d.vendor.as_deref(), Some("Espressif"));
+        d.set_vendor("Tuya");
+        assert_eq!(d.vendor.as_deref(), Some("Tuya"));
+        d.set_vendor(&"é".repeat(100));
+        assert_eq!(
+            d.vendor.as_deref(),
+            Some("é".repeat(MAX_VENDOR / 2).as_str())
+        );
+    }
 
     #[test]
     fn ip_only_devices_are_kept_until_a_mac_device_takes_the_address() {

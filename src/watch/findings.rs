@@ -168,6 +168,9 @@ impl Analyzer {
                     {
                         dev.protocols.extend(a.protocols.iter().copied());
                         dev.ip = Some(a.ip);
+                        if let Some(v) = &a.vendor {
+                            dev.set_vendor(v);
+                        }
                         if a.model.is_some() {
                             dev.model.clone_from(&a.model);
                         }
@@ -383,6 +386,9 @@ fn apply_to_device(d: &mut Device, summary: &[Summary], from_device: bool) {
     for s in summary {
         match s {
             Summary::SysInfo(si) if from_device => {
+                if let Some(v) = &si.vendor {
+                    d.set_vendor(v);
+                }
                 if si.model.is_some() {
                     d.model.clone_from(&si.model);
                 }

@@ -392,7 +392,7 @@ impl Model {
                 DeviceRow {
                     mac: d.mac,
                     plug: d.role == Role::Plug,
-                    kind: [d.vendor.map(str::to_string), d.model.clone()]
+                    kind: [d.vendor.clone(), d.model.clone()]
                         .into_iter()
                         .flatten()
                         .collect::<Vec<_>>()
