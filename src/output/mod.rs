@@ -16,7 +16,6 @@ pub mod merge;
 pub mod metrics;
 pub mod mqtt;
 pub mod msgid;
-pub mod offload;
 pub mod pcap_out;
 pub mod report;
 pub mod summary;

@@ -11,11 +11,10 @@
 //! - a FIFO or standard output is written directly;
 //! - every I/O error is returned.
 
-use std::io::{self, Write};
+use std::io::{self, BufWriter, Write};
 use std::path::Path;
 
 use super::dest::{self, OutFile, Role, Target};
-use super::offload::Offload;
 
 use crate::engine::Msdu;
 use crate::engine::relay::RelayFilter;
@@ -151,7 +150,7 @@ pub fn encode(format: Format, linktype: u32, frames: &[(Ts, Vec<u8>)]) -> Vec<u8
 /// A capture file on disk, created 0600 as `NAME.partial` and renamed on
 /// finish; or a FIFO or standard output, written directly.
 pub struct PcapWriter {
-    enc: Encoder<Offload<OutFile>>,
+    enc: Encoder<BufWriter<OutFile>>,
     pub records: u64,
 }
 
@@ -169,8 +168,7 @@ impl PcapWriter {
     /// Writes to a checked target ([`dest::check`]).
     pub fn create_target(t: &Target, linktype: u32, format: Format) -> io::Result<PcapWriter> {
         let f = OutFile::create(t)?;
-        // The write(2) calls on a thread of their own: see `output::offload`.
-        let enc = Encoder::new(Offload::new(f, "pcap-writer")?, format, linktype)?;
+        let enc = Encoder::new(BufWriter::with_capacity(1 << 20, f), format, linktype)?;
         Ok(PcapWriter { enc, records: 0 })
     }
 
@@ -202,7 +200,9 @@ impl PcapWriter {
     /// Flushes, syncs and renames the file to its final name (a FIFO or
     /// standard output: flushes). On error nothing is left under either name.
     pub fn finish(self) -> io::Result<()> {
-        self.enc.into_inner().finish()?.commit()
+        let w = self.enc.into_inner();
+        let f = w.into_inner().map_err(|e| e.into_error())?;
+        f.commit()
     }
 }
 
