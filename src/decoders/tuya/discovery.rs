@@ -216,6 +216,15 @@ pub fn on_datagram(cx: &mut Ctx<'_>, dir: Direction, payload: &[u8], out: &mut V
     } else {
         (None, format!("Tuya discovery JSON without gwId{cmd}"))
     };
+    // A device's broadcast is an announcement, whichever end the port
+    // numbers make the "server" (a plug sends from an ephemeral port to
+    // 6667): `ToClient` marks it so (as mDNS and SSDP do), and the watcher
+    // takes the sender as the device.
+    let dir = if announce.is_some() {
+        Direction::ToClient
+    } else {
+        dir
+    };
     out.push(Finding::Discovery(Box::new(DiscoveryFinding {
         protocol: DISCOVERY_PROTOCOL,
         dir,
