@@ -679,11 +679,14 @@ fn which(tool: &str) -> Option<PathBuf> {
     })
 }
 
+/// Reads a tool's own count of decrypted frames from its standard output.
+type CountFn = Box<dyn Fn(&str) -> Option<u64>>;
+
 /// One tool of [`peers`]: how to run it and read its count.
 struct PeerTool {
     name: String,
     make: Box<dyn Fn() -> std::process::Command>,
-    count: Box<dyn Fn(&str) -> Option<u64>>,
+    count: CountFn,
     /// Removes what a run wrote.
     cleanup: Box<dyn Fn()>,
 }
