@@ -16,7 +16,10 @@
 //!
 //! An announcement (`gwId`, `ip`, `version`, `productKey`, …) becomes a
 //! [`Finding::Discovery`] with an [`Announce`]: device id, vendor `Tuya`,
-//! model = `productKey`, the protocol version in the notes. The address and
+//! the protocol version and the `productKey` in the notes (a catalogue id
+//! such as `keyjup78v54myhan`, not a model name a user would recognise, so
+//! it does not become the model, which names the device where it has no
+//! alias). The address and
 //! version are remembered ([`super::keys::TuyaState::learn`]) so that TCP
 //! connections to the device find its key and expect its version.
 //!
@@ -165,11 +168,13 @@ pub fn announce(json: &Value, sender: IpAddr) -> Option<(Announce, Option<Versio
     let version = text(json, "version");
     let mut a = Announce::new(ip);
     a.vendor = Some("Tuya".into());
-    a.model = text(json, "productKey");
     a.device_id = Some(id);
     a.protocols = vec![super::PROTOCOL];
     if let Some(v) = &version {
         a.notes.push(format!("Tuya local protocol {v}"));
+    }
+    if let Some(p) = text(json, "productKey") {
+        a.notes.push(format!("Tuya productKey {p}"));
     }
     Some((a, version.as_deref().and_then(Version::parse)))
 }
@@ -206,9 +211,7 @@ pub fn on_datagram(cx: &mut Ctx<'_>, dir: Direction, payload: &[u8], out: &mut V
             a.device_id.as_deref().unwrap_or("?"),
             a.ip,
             text(&m.json, "version").unwrap_or_else(|| "?".into()),
-            a.model
-                .as_deref()
-                .map_or_else(String::new, |p| format!(", product {p}")),
+            text(&m.json, "productKey").map_or_else(String::new, |p| format!(", product {p}")),
         );
         (Some(a), s)
     } else if m.json.get("from").and_then(Value::as_str) == Some("app") {
@@ -277,9 +280,15 @@ mod tests {
         let (a, v) = announce(&j, IpAddr::from([10, 0, 0, 9])).unwrap();
         assert_eq!(a.ip, IpAddr::from([192, 168, 1, 50]));
         assert_eq!(a.device_id.as_deref(), Some("bf0123456789abcdefgh"));
-        assert_eq!(a.model.as_deref(), Some("keyjup78v54myhan"));
+        assert_eq!(a.model, None);
         assert_eq!(a.vendor.as_deref(), Some("Tuya"));
-        assert_eq!(a.notes, ["Tuya local protocol 3.3"]);
+        assert_eq!(
+            a.notes,
+            [
+                "Tuya local protocol 3.3",
+                "Tuya productKey keyjup78v54myhan"
+            ]
+        );
         assert_eq!(v, Some(Version::V33));
         let j = serde_json::json!({"from":"app","ip":"192.168.1.2"});
         assert!(announce(&j, IpAddr::from([10, 0, 0, 9])).is_none());
