@@ -94,14 +94,22 @@ pub struct Inventory {
 }
 
 impl Inventory {
+    /// Whether one more device fits under [`MAX_DEVICES`] (MAC-keyed and
+    /// IP-only together); a refusal is counted in `refused`.
+    fn room_for_one(&mut self) -> bool {
+        let room = self.devices.len() + self.by_ip.len() < MAX_DEVICES;
+        if !room {
+            self.refused += 1;
+        }
+        room
+    }
+
     /// The device for `mac`, created on first sight (None past the cap).
     pub fn touch(&mut self, mac: MacAddr, role: Role, ts: Ts) -> Option<&mut Device> {
         if mac.is_group() || mac == MacAddr::default() {
             return None;
         }
-        if !self.devices.contains_key(&mac) && self.devices.len() + self.by_ip.len() >= MAX_DEVICES
-        {
-            self.refused += 1;
+        if !self.devices.contains_key(&mac) && !self.room_for_one() {
             return None;
         }
         let d = self.devices.entry(mac).or_insert_with(|| Device {
@@ -138,8 +146,7 @@ impl Inventory {
         if ip.is_unspecified() {
             return None;
         }
-        if !self.by_ip.contains_key(&ip) && self.devices.len() + self.by_ip.len() >= MAX_DEVICES {
-            self.refused += 1;
+        if !self.by_ip.contains_key(&ip) && !self.room_for_one() {
             return None;
         }
         let d = self.by_ip.entry(ip).or_insert_with(|| IpDevice {
