@@ -234,6 +234,16 @@ fn bench_and_synth_numbers() {
             Some(2),
         );
     }
+    for v in BAD.iter().chain(&["51"]) {
+        check(
+            &["bench", &format!("--rounds={v}"), "--write-pcap", p],
+            Some(2),
+        );
+    }
+    check(
+        &["bench", "--rounds=50", "--write-pcap", p, "--size", "0"],
+        Some(0),
+    );
     for v in [
         "-1",
         "2T",
