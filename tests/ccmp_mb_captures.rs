@@ -98,6 +98,7 @@ fn check(name: &str, kind: LinkKind, frames: &Frames, nets: impl Fn() -> Vec<Net
                 key: &keys[*k],
                 frame: f,
                 hdr_len: *h,
+                keep: 0,
                 out,
             })
             .collect();

@@ -346,6 +346,18 @@ impl CcmpKey {
         out: &mut Vec<u8>,
     ) -> Result<CcmpHdr, CcmpError> {
         out.clear();
+        self.decrypt_append(frame, hdr_len, out)
+    }
+
+    /// [`CcmpKey::decrypt`] appending the plaintext to what `out` already
+    /// holds; on an error `out` is as it was.
+    pub fn decrypt_append(
+        &self,
+        frame: &[u8],
+        hdr_len: usize,
+        out: &mut Vec<u8>,
+    ) -> Result<CcmpHdr, CcmpError> {
+        let start = out.len();
         let (hdr, ciphertext, tag) = split_mpdu(frame, hdr_len)?;
         let (aad, nonce) = aad_and_nonce(frame, hdr_len, hdr.pn);
 
@@ -353,13 +365,13 @@ impl CcmpKey {
         let res = self.0.decrypt_inout_detached(
             &Array::from(nonce),
             aad.as_bytes(),
-            out.as_mut_slice().into(),
+            (&mut out[start..]).into(),
             &Array::from(tag),
         );
         match res {
             Ok(()) => Ok(hdr),
             Err(_) => {
-                out.clear();
+                out.truncate(start);
                 Err(CcmpError::MicFailure)
             }
         }

@@ -176,17 +176,22 @@ impl std::fmt::Debug for MbKey {
 
 /// One frame to decrypt: the whole MPDU without FCS, its MAC header length
 /// (as for [`ccmp::decrypt`]), the key to try, and where the plaintext goes
-/// (cleared first, capacity reused).
+/// (capacity reused): after the first `keep` bytes already in `out`, which
+/// stay (a caller puts the output record's header there, so the plaintext
+/// lands behind it and is never copied again); the rest is cleared first.
 pub struct Job<'a> {
     pub key: &'a MbKey,
     pub frame: &'a [u8],
     pub hdr_len: usize,
+    /// Bytes at the start of `out` to keep (clamped to its length).
+    pub keep: usize,
     pub out: &'a mut Vec<u8>,
 }
 
 /// Decrypts and verifies every job with the fastest backend of this CPU.
 /// `results[i]` is the outcome of `jobs[i]`, exactly as
-/// [`CcmpKey::decrypt`] would give it; on an error `jobs[i].out` is empty.
+/// [`CcmpKey::decrypt`] would give it: on success `jobs[i].out` is its
+/// `keep` bytes followed by the plaintext; on an error it is empty.
 ///
 /// # Panics
 /// If `results` is shorter than `jobs`.
@@ -212,7 +217,11 @@ pub fn decrypt_batch_with(
     };
     if backend == Backend::Portable {
         for (j, r) in jobs.iter_mut().zip(results.iter_mut()) {
-            *r = j.key.decrypt(j.frame, j.hdr_len, j.out);
+            j.out.truncate(j.keep);
+            *r = j.key.ccm.decrypt_append(j.frame, j.hdr_len, j.out);
+            if r.is_err() {
+                j.out.clear();
+            }
         }
         return;
     }
@@ -296,7 +305,8 @@ impl<'a> Lane<'a> {
     /// The checks of [`CcmpKey::decrypt`], in the same order, then the
     /// payload-independent blocks.
     fn prepare(job: usize, j: &'a mut Job<'_>) -> Result<Lane<'a>, CcmpError> {
-        j.out.clear();
+        j.out.truncate(j.keep);
+        let keep = j.out.len();
         let frame = j.frame;
         let hdr_len = j.hdr_len;
         let (hdr, ct, tag) = ccmp::split_mpdu(frame, hdr_len)?;
@@ -308,13 +318,13 @@ impl<'a> Lane<'a> {
         #[cfg(target_arch = "x86_64")]
         debug_assert_eq!((head, a0), head_blocks(frame, hdr_len, hdr.pn, ct.len()));
 
-        j.out.resize(ct.len(), 0);
+        j.out.resize(keep + ct.len(), 0);
         Ok(Lane {
             job,
             hdr,
             rk: &j.key.rk,
             ct,
-            out: j.out.as_mut_slice(),
+            out: &mut j.out[keep..],
             head,
             a0,
             tag,
@@ -1092,8 +1102,9 @@ mod tests {
         }
     }
 
-    /// Every backend gives what the `ccm` crate gives, job by job.
-    /// `tks[i]` is the key job `i` is tried under.
+    /// Every backend gives what the `ccm` crate gives, job by job, behind
+    /// the kept prefix (job `i` keeps `i % 9` of its 7 bytes: none, some,
+    /// all, more than there are). `tks[i]` is the key job `i` is tried under.
     fn check(cases: &[Case], tks: &[[u8; 16]]) -> Result<(), TestCaseError> {
         let keys: Vec<MbKey> = tks.iter().map(MbKey::new).collect();
         let mut expect_out = Vec::new();
@@ -1113,10 +1124,12 @@ mod tests {
                 .iter()
                 .zip(&keys)
                 .zip(outs.iter_mut())
-                .map(|((c, k), o)| Job {
+                .enumerate()
+                .map(|(i, ((c, k), o))| Job {
                     key: k,
                     frame: &c.frame,
                     hdr_len: c.hdr_len,
+                    keep: i % 9,
                     out: o,
                 })
                 .collect();
@@ -1125,7 +1138,11 @@ mod tests {
             drop(jobs);
             for i in 0..cases.len() {
                 prop_assert_eq!(res[i], expect[i], "backend {:?} job {}", b, i);
-                prop_assert_eq!(&outs[i], &expect_out[i], "backend {:?} job {}", b, i);
+                let want = match expect[i] {
+                    Ok(_) => [vec![0xee; (i % 9).min(7)], expect_out[i].clone()].concat(),
+                    Err(_) => Vec::new(),
+                };
+                prop_assert_eq!(&outs[i], &want, "backend {:?} job {}", b, i);
             }
         }
         Ok(())
@@ -1185,6 +1202,7 @@ mod tests {
                 key: &k,
                 frame: &c.frame,
                 hdr_len,
+                keep: 0,
                 out: &mut out,
             }];
             let mut r = [Ok(CcmpHdr { pn: 0, key_id: 0 })];

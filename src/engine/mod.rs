@@ -83,6 +83,8 @@ pub struct Engine {
     last_replay: Option<(Arc<KeyEntry>, u64, bool)>,
     /// The packet number of the frame [`Engine::try_keys`] last accepted.
     last_pn: u64,
+    /// Where its plaintext starts in `plain` (after a worker's header).
+    plain_off: usize,
     /// (BSSID, STA, group key ID) no configured raw TK decrypts.
     raw_tk_misses: crate::FastMap<(MacAddr, MacAddr, u8), ()>,
     /// Decrypted body of the current frame.
@@ -148,6 +150,7 @@ impl Engine {
             links: Links::default(),
             last_replay: None,
             last_pn: 0,
+            plain_off: 0,
             raw_tk_misses: crate::FastMap::default(),
             plain: Vec::with_capacity(4096),
             out: Vec::with_capacity(4096),
@@ -841,13 +844,19 @@ impl Engine {
         }
         let res = match res {
             Ok((key, plain_len, retransmit)) => {
-                // Output MPDU: header with Protected cleared + plaintext.
+                // Output MPDU: header with Protected cleared + plaintext;
+                // a worker's decryption is laid out so already.
                 let mut out = std::mem::take(&mut self.out);
-                out.clear();
-                out.extend_from_slice(d.header());
-                out[1] &= !fc::PROTECTED;
-                out.extend_from_slice(&self.plain[..plain_len]);
                 let hdr_len = d.header().len();
+                if self.plain_off == hdr_len {
+                    std::mem::swap(&mut out, &mut self.plain);
+                    out.truncate(hdr_len + plain_len);
+                } else {
+                    out.clear();
+                    out.extend_from_slice(d.header());
+                    out[1] &= !fc::PROTECTED;
+                    out.extend_from_slice(&self.plain[self.plain_off..][..plain_len]);
+                }
                 let pn = self.last_pn;
                 let r = self.after_decrypt(ts, d, &out, hdr_len, key.clone(), pn, retransmit, sink);
                 self.out = out;
@@ -937,9 +946,11 @@ impl Engine {
         }
     }
 
-    /// Tries every candidate key; on success `self.plain[..len]` holds the MSDU
-    /// (fragment) payload, with any TKIP Michael MIC verified and stripped,
-    /// and `self.last_pn` its packet number.
+    /// Tries every candidate key; on success `self.plain[off..off + len]`
+    /// holds the MSDU (fragment) payload, with any TKIP Michael MIC verified
+    /// and stripped, `self.plain[..off]` the output header when a worker put
+    /// it there (`off` is `self.plain_off`, 0 otherwise), and `self.last_pn`
+    /// its packet number.
     fn try_keys(
         &mut self,
         d: &Dot11<'_>,
@@ -964,19 +975,19 @@ impl Engine {
         for key in cands {
             // A worker's decryption with this very key stands for ours.
             // The plaintext is swapped in, not copied; a serial is tried once.
-            let pre_pn = self
+            let pre = self
                 .pre
                 .as_mut()
                 .filter(|p| p.serial == key.serial)
                 .map(|p| {
                     std::mem::swap(&mut plain, &mut p.plain);
                     p.serial = u64::MAX;
-                    p.pn
+                    (p.pn, p.fp, p.hdr_len)
                 });
-            let pn = match pre_pn {
-                Some(pn) => pn,
+            let (pn, fp, off) = match pre {
+                Some(got) => got,
                 None => match cipher::decrypt(&key.tk, ta, frame, hdr_len, &mut plain) {
-                    Ok(pn) => pn,
+                    Ok(pn) => (pn, worker::fingerprint(frame), 0),
                     Err(cipher::CipherError::Mic) => continue,
                     Err(cipher::CipherError::Icv) => {
                         if fail == DropReason::MicFailure {
@@ -990,9 +1001,13 @@ impl Engine {
                     }
                 },
             };
-            match self.accept(d, ta, key, class, pn, &mut plain) {
+            let Some(body) = plain.get_mut(off..) else {
+                continue;
+            };
+            match self.accept(d, ta, key, class, pn, fp, body) {
                 Ok(r) => {
                     self.last_pn = pn;
+                    self.plain_off = off;
                     result = Ok(r);
                     break;
                 }
@@ -1014,7 +1029,9 @@ impl Engine {
     }
 
     /// After a MIC/ICV verified: the TKIP Michael check (unfragmented frames;
-    /// fragments are checked after reassembly), then the replay window.
+    /// fragments are checked after reassembly), then the replay window. `fp`
+    /// is the frame's [`worker::fingerprint`].
+    #[allow(clippy::too_many_arguments)]
     fn accept(
         &mut self,
         d: &Dot11<'_>,
@@ -1022,6 +1039,7 @@ impl Engine {
         key: &Arc<KeyEntry>,
         class: u8,
         pn: u64,
+        fp: u32,
         plain: &mut [u8],
     ) -> Result<(Arc<KeyEntry>, usize, bool), DropReason> {
         let mut len = plain.len();
@@ -1044,11 +1062,7 @@ impl Engine {
         // the frame tells a copy (a retransmission with Retry, else a replay)
         // from another frame under the same key and PN: the last four bytes,
         // the end of the MIC (CCMP, GCMP) or of the encrypted ICV (TKIP),
-        // which differ for other contents but for a 2^-32 chance, at no cost.
-        let fp = d
-            .bytes()
-            .last_chunk::<4>()
-            .map_or(0, |b| u32::from_le_bytes(*b));
+        // which differ for other contents but for a 2^-32 chance.
         let w = self.windows.entry((key.serial, ta, class)).or_default();
         let retransmit = match w.check(pn) {
             PnCheck::New => false,

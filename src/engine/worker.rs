@@ -12,7 +12,7 @@ use std::sync::Arc;
 use crate::crypto::ccmp;
 use crate::crypto::ccmp_mb::{self, Job, MbKey};
 use crate::wire::MacAddr;
-use crate::wire::dot11::{Dot11, SecurityHeader};
+use crate::wire::dot11::{Dot11, SecurityHeader, fc};
 use crate::wire::link::{FcsStatus, LinkKind, locate_dot11};
 use crate::wpa::keys::Cipher;
 use crate::wpa::keystore::KeyEntry;
@@ -22,11 +22,29 @@ use crate::wpa::keystore::KeyEntry;
 /// (TKIP). The engine still does everything stateful (replay, Michael, order).
 /// CCMP-128 goes through the multi-buffer kernel; CCMP-256, GCMP and TKIP are
 /// decrypted one frame at a time ([`super::cipher::decrypt`]).
+///
+/// What the worker reads anyway travels with it, so the ordered stage need
+/// not touch those bytes again (they were written and read on other cores;
+/// a cache miss per frame there cost more than the replay check itself):
+/// the frame's last four bytes, and for CCMP-128 the output MPDU's header.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PreDecrypted {
     pub serial: u64,
     pub pn: u64,
+    /// The last four bytes of the protected MPDU (without FCS), little
+    /// endian: the engine's replay fingerprint.
+    pub fp: u32,
+    /// `plain[..hdr_len]` is the MAC header with the Protected bit cleared
+    /// (0: none), the plaintext follows: header and plaintext together are
+    /// the decrypted MPDU the engine passes on.
+    pub hdr_len: usize,
     pub plain: Vec<u8>,
+}
+
+/// The replay fingerprint of a protected MPDU: its last four bytes (the end
+/// of the MIC or ICV), little endian; 0 for a shorter one.
+pub fn fingerprint(mpdu: &[u8]) -> u32 {
+    mpdu.last_chunk::<4>().map_or(0, |b| u32::from_le_bytes(*b))
 }
 
 /// The keys a pipeline worker knows, copied from the engine's keystore as it
@@ -179,10 +197,18 @@ impl WorkerKeys {
                 else {
                     continue;
                 };
+                // The decrypted MPDU's header first: the kernel appends the
+                // plaintext behind it (Dot11 checked hdr_len <= len).
+                out.clear();
+                out.extend_from_slice(&bytes[..p.hdr_len]);
+                if let Some(b) = out.get_mut(1) {
+                    *b &= !fc::PROTECTED;
+                }
                 jobs.push(Job {
                     key,
                     frame: bytes,
                     hdr_len: p.hdr_len,
+                    keep: p.hdr_len,
                     out,
                 });
             }
@@ -201,9 +227,15 @@ impl WorkerKeys {
             for ((mut p, r), out) in pending.drain(..).zip(results.iter()).zip(outs.iter_mut()) {
                 match r {
                     Ok(h) => {
+                        let bytes = match p.copy {
+                            Some(c) => &copies[c][..],
+                            None => &frames[p.idx][p.start..p.end],
+                        };
                         pre[p.idx] = Some(PreDecrypted {
                             serial: cand_buf[p.cands.start + p.next],
                             pn: h.pn,
+                            fp: fingerprint(bytes),
+                            hdr_len: p.hdr_len,
                             plain: std::mem::replace(out, spare.pop().unwrap_or_else(new_plain)),
                         });
                     }
@@ -293,6 +325,8 @@ impl WorkerKeys {
                 return Some(PreDecrypted {
                     serial: key.serial,
                     pn,
+                    fp: fingerprint(d.bytes()),
+                    hdr_len: 0,
                     plain: std::mem::take(&mut self.out),
                 });
             }

@@ -96,27 +96,30 @@ impl<W: Write> Encoder<W> {
         let total: usize = parts.iter().map(|p| p.len()).sum();
         let len = u32::try_from(total).unwrap_or(u32::MAX);
         let caplen = len.min(SNAPLEN);
-        match self.format {
+        // The record header is assembled first and written in one piece
+        // (one buffer copy per record, not one per field).
+        let mut head = [0u8; 28];
+        let head = match self.format {
             Format::Pcap => {
-                self.w.write_all(&(ts.sec as u32).to_le_bytes())?;
-                self.w.write_all(&ts.usec().to_le_bytes())?;
-                self.w.write_all(&caplen.to_le_bytes())?;
-                self.w.write_all(&len.to_le_bytes())?;
+                let fields = [ts.sec as u32, ts.usec(), caplen, len];
+                for (d, f) in head.chunks_exact_mut(4).zip(fields) {
+                    d.copy_from_slice(&f.to_le_bytes());
+                }
+                &head[..16]
             }
             Format::Pcapng => {
                 // Enhanced Packet Block (§4.3), timestamp in microseconds.
                 let padded = (caplen + 3) & !3;
                 let block = 32 + padded;
                 let t = (ts.sec.max(0) as u64) * 1_000_000 + u64::from(ts.usec());
-                self.w.write_all(&6u32.to_le_bytes())?;
-                self.w.write_all(&block.to_le_bytes())?;
-                self.w.write_all(&0u32.to_le_bytes())?;
-                self.w.write_all(&((t >> 32) as u32).to_le_bytes())?;
-                self.w.write_all(&(t as u32).to_le_bytes())?;
-                self.w.write_all(&caplen.to_le_bytes())?;
-                self.w.write_all(&len.to_le_bytes())?;
+                let fields = [6, block, 0, (t >> 32) as u32, t as u32, caplen, len];
+                for (d, f) in head.chunks_exact_mut(4).zip(fields) {
+                    d.copy_from_slice(&f.to_le_bytes());
+                }
+                &head[..]
             }
-        }
+        };
+        self.w.write_all(head)?;
         let mut left = caplen as usize;
         for p in parts {
             let n = p.len().min(left);
@@ -185,16 +188,15 @@ impl PcapWriter {
     /// Writes an MSDU as an Ethernet II frame (RFC 1042 / 802.1H SNAP → EtherType),
     /// or as an 802.3 frame with a length field when the body is not SNAP.
     pub fn write_msdu_as_ethernet(&mut self, m: &Msdu<'_>) -> io::Result<()> {
-        match llc::parse_snap(m.llc) {
-            Some(s) => self.write_parts(
-                m.ts,
-                &[&m.da.0, &m.sa.0, &s.ethertype.to_be_bytes(), s.payload],
-            ),
-            None => {
-                let len = u16::try_from(m.llc.len()).unwrap_or(u16::MAX);
-                self.write_parts(m.ts, &[&m.da.0, &m.sa.0, &len.to_be_bytes(), m.llc])
-            }
-        }
+        let mut eth = [0u8; 14];
+        eth[..6].copy_from_slice(&m.da.0);
+        eth[6..12].copy_from_slice(&m.sa.0);
+        let (type_or_len, payload) = match llc::parse_snap(m.llc) {
+            Some(s) => (s.ethertype, s.payload),
+            None => (u16::try_from(m.llc.len()).unwrap_or(u16::MAX), m.llc),
+        };
+        eth[12..].copy_from_slice(&type_or_len.to_be_bytes());
+        self.write_parts(m.ts, &[&eth, payload])
     }
 
     /// Flushes, syncs and renames the file to its final name (a FIFO or

@@ -324,6 +324,7 @@ pub fn kernel_pass(s: &Stream, keys: &[MbKey], backend: Backend, outs: &mut [Vec
                 key: &keys[f.station],
                 frame: &f.mpdu,
                 hdr_len: 26,
+                keep: 0,
                 out,
             })
             .collect();
