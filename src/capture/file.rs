@@ -100,6 +100,7 @@
 //! the read it guards.
 
 use std::io::{self, Read};
+use std::sync::Arc;
 
 use crate::wire::Ts;
 
@@ -123,6 +124,36 @@ pub const MAX_INTERFACES: usize = 65_536;
 
 /// Bytes shown of a file that is not a capture.
 const SHOWN_BYTES: usize = 16;
+
+/// Earlier buffers kept for reuse once no [`SharedBytes`] holds them
+/// (see [`Reader::next_frame_shared`]), and the largest kept: a buffer
+/// grown for a huge block is freed, not kept.
+pub const POOL_BUFFERS: usize = 32;
+const POOL_MAX_LEN: usize = 2 * READ_SIZE;
+
+/// A frame's bytes that stay valid after the reader has moved on: a
+/// reference to the read buffer they are in ([`Reader::next_frame_shared`]),
+/// so a frame is handed to other threads without being copied. The buffer
+/// is reused once every `SharedBytes` into it is dropped.
+#[derive(Clone)]
+pub struct SharedBytes {
+    buf: Arc<Vec<u8>>,
+    start: usize,
+    end: usize,
+}
+
+impl std::ops::Deref for SharedBytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        self.buf.get(self.start..self.end).unwrap_or(&[])
+    }
+}
+
+impl std::fmt::Debug for SharedBytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SharedBytes({} bytes)", self.end - self.start)
+    }
+}
 
 const PCAP_MAGIC_MICROS: u32 = 0xa1b2_c3d4;
 const PCAP_MAGIC_NANOS: u32 = 0xa1b2_3c4d;
@@ -339,7 +370,10 @@ enum Block {
 /// A streaming pcap/pcapng reader over any byte source.
 pub struct Reader<R> {
     input: R,
-    buf: Vec<u8>,
+    /// Shared with the [`SharedBytes`] handed out; refilled only when no
+    /// one else holds it, else the reader moves on to a free pooled one.
+    buf: Arc<Vec<u8>>,
+    pool: Vec<Arc<Vec<u8>>>,
     /// Unconsumed bytes are `buf[pos..end]`.
     pos: usize,
     end: usize,
@@ -366,7 +400,8 @@ impl<R: Read> Reader<R> {
     pub fn with_read_size(input: R, read_size: usize) -> Result<Reader<R>, FileError> {
         let mut r = Reader {
             input,
-            buf: vec![0; read_size.min(MAX_BLOCK_LEN as usize)],
+            buf: Arc::new(vec![0; read_size.min(MAX_BLOCK_LEN as usize)]),
+            pool: Vec::new(),
             pos: 0,
             end: 0,
             eof: false,
@@ -447,6 +482,41 @@ impl<R: Read> Reader<R> {
     /// error, the frames already returned were complete; reading on may
     /// return the same error again.
     pub fn next_frame(&mut self) -> Result<Option<FileFrame<'_>>, FileError> {
+        let Some(f) = self.next_found()? else {
+            return Ok(None);
+        };
+        Ok(Some(self.frame_of(&f)))
+    }
+
+    /// [`Reader::next_frame`] with the frame's bytes also as [`SharedBytes`],
+    /// valid after the next call (the buffer they are in is not written
+    /// again until they are dropped; meanwhile the reader reads into
+    /// another one, copying at most the one record that straddles the end).
+    pub fn next_frame_shared(&mut self) -> Result<Option<(FileFrame<'_>, SharedBytes)>, FileError> {
+        let Some(f) = self.next_found()? else {
+            return Ok(None);
+        };
+        let shared = SharedBytes {
+            buf: self.buf.clone(),
+            start: f.start,
+            end: f.start + f.len,
+        };
+        Ok(Some((self.frame_of(&f), shared)))
+    }
+
+    fn frame_of(&self, f: &Found) -> FileFrame<'_> {
+        FileFrame {
+            ts: f.ts,
+            orig_len: f.orig_len,
+            dlt: f.dlt,
+            interface: f.interface,
+            // In the buffer: checked by next_found.
+            data: self.buf.get(f.start..f.start + f.len).unwrap_or(&[]),
+        }
+    }
+
+    /// The next frame, checked to lie within `buf`.
+    fn next_found(&mut self) -> Result<Option<Found>, FileError> {
         let found = match &self.state {
             State::Pcap {
                 big,
@@ -468,23 +538,18 @@ impl<R: Read> Reader<R> {
         let Some(f) = found else {
             return Ok(None);
         };
-        let data = f
-            .start
+        if f.start
             .checked_add(f.len)
-            .and_then(|e| self.buf.get(f.start..e))
-            .ok_or_else(|| FileError::Malformed {
+            .is_none_or(|e| e > self.buf.len())
+        {
+            return Err(FileError::Malformed {
                 what: "frame",
                 offset: self.offset,
                 why: "internal: frame outside the buffer".into(),
-            })?;
+            });
+        }
         self.frames += 1;
-        Ok(Some(FileFrame {
-            ts: f.ts,
-            orig_len: f.orig_len,
-            dlt: f.dlt,
-            interface: f.interface,
-            data,
-        }))
+        Ok(Some(f))
     }
 
     /// pcap (which flavour, which byte order) or pcapng.
@@ -788,6 +853,37 @@ impl<R: Read> Reader<R> {
         }
     }
 
+    /// When [`SharedBytes`] still hold the buffer, continues in a free one
+    /// from the pool (or a new one) with the unconsumed tail copied over;
+    /// the old one goes to the pool, where it is reused once they are gone.
+    fn own_buffer(&mut self) {
+        if Arc::get_mut(&mut self.buf).is_some() {
+            return;
+        }
+        let len = self.buf.len();
+        let mut next = match self.pool.iter_mut().position(|b| Arc::get_mut(b).is_some()) {
+            Some(i) => self.pool.swap_remove(i),
+            None => Arc::new(Vec::new()),
+        };
+        let tail = self.buf.get(self.pos..self.end).unwrap_or(&[]);
+        let v = Arc::make_mut(&mut next);
+        // Only a new buffer is zeroed (once); a pooled one is written over.
+        if v.len() < len.max(tail.len()) {
+            v.resize(len.max(tail.len()), 0);
+        }
+        v[..tail.len()].copy_from_slice(tail);
+        self.end = tail.len();
+        self.pos = 0;
+        let old = std::mem::replace(&mut self.buf, next);
+        if old.len() <= POOL_MAX_LEN {
+            if self.pool.len() >= POOL_BUFFERS {
+                // All held: the oldest is let go (freed with its last frame).
+                self.pool.remove(0);
+            }
+            self.pool.push(old);
+        }
+    }
+
     /// Makes `n` bytes available at `pos` if the input has them: `Ok(false)`
     /// at the end of the input with fewer. Only called with `n` bounded by
     /// the caps, so the buffer never grows past [`MAX_BLOCK_LEN`].
@@ -798,18 +894,21 @@ impl<R: Read> Reader<R> {
         if self.eof {
             return Ok(false);
         }
+        self.own_buffer();
+        // Unique now (`own_buffer`): make_mut does not clone.
+        let buf = Arc::make_mut(&mut self.buf);
         // Move the unconsumed tail (less than one record) to the front, so
         // each read gets the whole free buffer.
         if self.pos > 0 {
-            self.buf.copy_within(self.pos..self.end, 0);
+            buf.copy_within(self.pos..self.end, 0);
             self.end -= self.pos;
             self.pos = 0;
         }
-        if self.buf.len() < n {
-            self.buf.resize(n, 0);
+        if buf.len() < n {
+            buf.resize(n, 0);
         }
         while self.end < n {
-            let Some(free) = self.buf.get_mut(self.end..) else {
+            let Some(free) = buf.get_mut(self.end..) else {
                 return Ok(false);
             };
             match self.input.read(free) {
@@ -818,7 +917,7 @@ impl<R: Read> Reader<R> {
                     return Ok(false);
                 }
                 // A `Read` that claims more than it was given is clamped.
-                Ok(k) => self.end = (self.end + k).min(self.buf.len()),
+                Ok(k) => self.end = (self.end + k).min(buf.len()),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(FileError::Io(e.to_string())),
             }
@@ -1393,6 +1492,41 @@ mod tests {
                 .starts_with("truncated pcapng block at byte offset "),
             "{e}"
         );
+    }
+
+    /// Shared frames stay intact while the reader reads on (into other
+    /// buffers), whatever the read pattern; buffers come back to the pool
+    /// once let go, so a reader whose frames are dropped keeps a bounded
+    /// number of them.
+    #[test]
+    fn shared_frames_outlive_later_reads() {
+        let mut b = PcapBuilder::new(PcapFlavor::Micros, false, 127, 65_535);
+        let frames: Vec<Vec<u8>> = (0..200u32)
+            .map(|i| (0..(i * 7 % 97 + 1)).map(|j| (i + j) as u8).collect())
+            .collect();
+        for (i, f) in frames.iter().enumerate() {
+            b.record(i as u32, 0, f.len() as u32, f);
+        }
+        let full = b.into_bytes();
+        for (chunk, read_size) in [(1, 13), (7, 64), (64, 300), (1 << 20, READ_SIZE)] {
+            let mut r = Reader::with_read_size(Trickle(&full, chunk), read_size).unwrap();
+            let mut held = Vec::new();
+            while let Some((f, shared)) = r.next_frame_shared().unwrap() {
+                assert_eq!(f.data, &shared[..]);
+                held.push(shared);
+            }
+            let got: Vec<Vec<u8>> = held.iter().map(|s| s.to_vec()).collect();
+            assert_eq!(got, frames, "chunk {chunk} size {read_size}");
+        }
+        // Dropped at once: the reader cycles through a few buffers only.
+        let mut r = Reader::with_read_size(Trickle(&full, 64), 64).unwrap();
+        let mut n = 0;
+        while let Some((_, shared)) = r.next_frame_shared().unwrap() {
+            drop(shared);
+            n += 1;
+        }
+        assert_eq!(n, frames.len());
+        assert!(r.pool.len() <= 1, "{} pooled buffers", r.pool.len());
     }
 
     #[test]

@@ -201,6 +201,23 @@ impl FileSource {
             }),
         }
     }
+
+    /// [`FileSource::next_frame`] with the bytes also shared, valid after the
+    /// next call ([`file::Reader::next_frame_shared`]): the pipeline hands
+    /// them to its workers without copying them.
+    pub fn next_frame_shared(
+        &mut self,
+    ) -> Result<Option<(FileFrame<'_>, file::SharedBytes)>, CaptureError> {
+        let frames = self.reader.frames();
+        match self.reader.next_frame_shared() {
+            Ok(f) => Ok(f),
+            Err(e) => Err(CaptureError::Read {
+                path: self.path.clone(),
+                frames,
+                msg: e.to_string(),
+            }),
+        }
+    }
 }
 
 /// libpcap's name and description of a link type, for the common ones

@@ -305,8 +305,7 @@ impl<'a> Lane<'a> {
     /// The checks of [`CcmpKey::decrypt`], in the same order, then the
     /// payload-independent blocks.
     fn prepare(job: usize, j: &'a mut Job<'_>) -> Result<Lane<'a>, CcmpError> {
-        j.out.truncate(j.keep);
-        let keep = j.out.len();
+        let keep = j.keep.min(j.out.len());
         let frame = j.frame;
         let hdr_len = j.hdr_len;
         let (hdr, ct, tag) = ccmp::split_mpdu(frame, hdr_len)?;
@@ -318,7 +317,15 @@ impl<'a> Lane<'a> {
         #[cfg(target_arch = "x86_64")]
         debug_assert_eq!((head, a0), head_blocks(frame, hdr_len, hdr.pn, ct.len()));
 
-        j.out.resize(keep + ct.len(), 0);
+        // Every plaintext byte is written by the kernel (or the whole output
+        // cleared on a MIC failure), so a recycled buffer's old bytes need
+        // not be zeroed first: only growth is.
+        let need = keep + ct.len();
+        if j.out.len() < need {
+            j.out.resize(need, 0);
+        } else {
+            j.out.truncate(need);
+        }
         Ok(Lane {
             job,
             hdr,

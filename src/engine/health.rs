@@ -16,6 +16,8 @@
 //! [`HealthTracker::warnings`] turns that into advice; each warning is
 //! raised once per station. Bounded by [`MAX_STATIONS`].
 
+use std::collections::hash_map::Entry;
+
 use crate::wire::MacAddr;
 use crate::wire::Ts;
 use crate::wire::dot11::Dot11;
@@ -248,11 +250,16 @@ impl HealthTracker {
         if sta.is_group() {
             return;
         }
-        if !self.stations.contains_key(&(bssid, sta)) && self.stations.len() >= MAX_STATIONS {
-            self.refused += 1;
-            return;
-        }
-        let h = self.stations.entry((bssid, sta)).or_default();
+        // One lookup per frame.
+        let full = self.stations.len() >= MAX_STATIONS;
+        let h = match self.stations.entry((bssid, sta)) {
+            Entry::Occupied(o) => o.into_mut(),
+            Entry::Vacant(_) if full => {
+                self.refused += 1;
+                return;
+            }
+            Entry::Vacant(v) => v.insert(StationHealth::default()),
+        };
         h.first_ts.get_or_insert(ts);
         h.last_ts = ts;
         let dir = usize::from(!to_ap);

@@ -45,6 +45,7 @@ pub mod sink;
 pub mod stats;
 pub mod worker;
 
+use std::collections::hash_map::Entry;
 use std::sync::Arc;
 
 use crate::crypto::tkip;
@@ -223,17 +224,22 @@ impl Engine {
     }
 
     fn bss_mut(&mut self, bssid: MacAddr) -> Option<&mut BssInfo> {
-        if !self.bss.contains_key(&bssid) && (self.bss.len() >= MAX_BSS || bssid.is_group()) {
-            return None;
+        // One lookup per call (these run for every protected frame).
+        let full = self.bss.len() >= MAX_BSS || bssid.is_group();
+        match self.bss.entry(bssid) {
+            Entry::Occupied(o) => Some(o.into_mut()),
+            Entry::Vacant(_) if full => None,
+            Entry::Vacant(v) => Some(v.insert(BssInfo::default())),
         }
-        Some(self.bss.entry(bssid).or_default())
     }
 
     fn station_mut(&mut self, bssid: MacAddr, sta: MacAddr) -> Option<&mut LinkStats> {
-        if !self.stations.contains_key(&(bssid, sta)) && self.stations.len() >= MAX_STATION_STATS {
-            return None;
+        let full = self.stations.len() >= MAX_STATION_STATS;
+        match self.stations.entry((bssid, sta)) {
+            Entry::Occupied(o) => Some(o.into_mut()),
+            Entry::Vacant(_) if full => None,
+            Entry::Vacant(v) => Some(v.insert(LinkStats::default())),
         }
-        Some(self.stations.entry((bssid, sta)).or_default())
     }
 
     /// [`Engine::process`] with a worker's decryption of the frame, which is

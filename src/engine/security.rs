@@ -30,6 +30,7 @@
 //! counters for [`MAX_FLOOD_LINKS`].
 
 use std::collections::BTreeMap;
+use std::collections::hash_map::Entry;
 
 use crate::wire::{MacAddr, Ts};
 
@@ -190,11 +191,16 @@ impl Links {
     }
 
     pub fn get_mut(&mut self, bssid: MacAddr, sta: MacAddr) -> Option<&mut LinkState> {
-        if !self.map.contains_key(&(bssid, sta)) && self.map.len() >= MAX_LINKS {
-            self.untracked += 1;
-            return None;
+        // One lookup per call (this runs for every decrypted frame).
+        let full = self.map.len() >= MAX_LINKS;
+        match self.map.entry((bssid, sta)) {
+            Entry::Occupied(o) => Some(o.into_mut()),
+            Entry::Vacant(_) if full => {
+                self.untracked += 1;
+                None
+            }
+            Entry::Vacant(v) => Some(v.insert(LinkState::default())),
         }
-        Some(self.map.entry((bssid, sta)).or_default())
     }
 
     /// A (re)association, authentication or disconnection: the link starts over.

@@ -199,8 +199,12 @@ impl WorkerKeys {
                 };
                 // The decrypted MPDU's header first: the kernel appends the
                 // plaintext behind it (Dot11 checked hdr_len <= len).
-                out.clear();
-                out.extend_from_slice(&bytes[..p.hdr_len]);
+                // (Written over the buffer's old bytes, not after a clear:
+                // the kernel writes the rest, so nothing is zeroed first.)
+                if out.len() < p.hdr_len {
+                    out.resize(p.hdr_len, 0);
+                }
+                out[..p.hdr_len].copy_from_slice(&bytes[..p.hdr_len]);
                 if let Some(b) = out.get_mut(1) {
                     *b &= !fc::PROTECTED;
                 }

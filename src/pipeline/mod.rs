@@ -16,11 +16,17 @@
 //! results are identical to the single-threaded path.
 //!
 //! # Buffers
-//! Frame buffers are recycled: after the ordered stage has seen a batch it
-//! goes back to the capture thread (a bounded queue; a batch that does not
-//! fit is freed), which copies the next frames into the same `Vec`s, and the
-//! spent plaintext buffers ride along back to the workers. In steady state
-//! nothing is allocated per frame.
+//! A file's frames are not copied: each [`Frame`] shares the reader's buffer
+//! it was read into ([`FrameBytes::Shared`]), and the reader reads on into
+//! another one until every frame of the first is done
+//! ([`crate::capture::file::Reader::next_frame_shared`]). A live source's
+//! frames are copied out of libpcap's buffer into recycled ones
+//! ([`FrameBytes::Owned`]).
+//! Batches are recycled: after the ordered stage has seen a batch it lets go
+//! of the shared buffers and sends the batch back to the capture thread (a
+//! bounded queue; a batch that does not fit is freed), which fills the same
+//! `Frame`s, and the spent plaintext buffers ride along back to the workers.
+//! In steady state nothing is allocated per frame.
 //!
 //! # Capacities and backpressure
 //! Frames travel in batches of up to [`BATCH_FRAMES`]; each worker has an input
@@ -59,6 +65,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, TrySendError, bounded, unbounded};
 
+use crate::capture::file::SharedBytes;
 use crate::capture::filter::BpfFilter;
 use crate::capture::live::{Breaker, LiveSource, Next, PcapStats};
 use crate::capture::{CaptureError, FileSource};
@@ -67,8 +74,8 @@ use crate::wire::Ts;
 use crate::wire::link::LinkKind;
 use crate::wpa::keystore::KeyEntry;
 
-pub const BATCH_FRAMES: usize = 64;
-pub const QUEUE_BATCHES: usize = 32;
+pub const BATCH_FRAMES: usize = 256;
+pub const QUEUE_BATCHES: usize = 8;
 /// How long a stopped run waits for a file source's capture thread to come
 /// out of a read (a silent FIFO) before it ends without it.
 pub const STOP_GRACE: Duration = Duration::from_secs(1);
@@ -82,8 +89,37 @@ pub const FRAME_CAPACITY: usize = 2048;
 /// How often the capture thread reads libpcap's counters.
 pub const PCAP_STATS_EVERY: Duration = Duration::from_secs(1);
 
-/// One captured frame, owned (copied once out of libpcap's buffer, into a
-/// recycled buffer).
+/// A frame's bytes: a file's shared with the reader's buffer, a live
+/// source's copied out of libpcap's.
+#[derive(Debug, Clone)]
+pub enum FrameBytes {
+    /// A recycled buffer the bytes were copied into.
+    Owned(Vec<u8>),
+    /// Where the file reader read them (not copied).
+    Shared(SharedBytes),
+}
+
+impl std::ops::Deref for FrameBytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            FrameBytes::Owned(v) => v,
+            FrameBytes::Shared(s) => s,
+        }
+    }
+}
+
+impl FrameBytes {
+    /// Lets go of a shared read buffer (so the reader can reuse it); an
+    /// owned buffer is kept for the next frame.
+    fn release(&mut self) {
+        if let FrameBytes::Shared(_) = self {
+            *self = FrameBytes::Owned(Vec::new());
+        }
+    }
+}
+
+/// One captured frame.
 #[derive(Debug, Clone)]
 pub struct Frame {
     pub ts: Ts,
@@ -93,7 +129,7 @@ pub struct Frame {
     /// [`Source::dlt`]. Frames whose type differs from the source's are not
     /// pre-decrypted: the ordered stage decides what to do with them.
     pub dlt: i32,
-    pub data: Vec<u8>,
+    pub data: FrameBytes,
     /// A worker's decryption of it; after the ordered stage, the spent one
     /// (its buffer goes back to a worker for reuse).
     pub pre: Option<PreDecrypted>,
@@ -316,6 +352,7 @@ pub fn run(
         let mut frames = batch.frames;
         for f in &mut frames {
             ordered.frame(f);
+            f.data.release();
         }
         if frames.capacity() > 0 {
             let _ = recycle_tx.try_send(frames);
@@ -417,7 +454,7 @@ fn capture_loop(
                 ts: Ts,
                 orig_len: u32,
                 dlt: i32,
-                data: &[u8]|
+                data: Bytes<'_>|
      -> Frame {
         if spare.is_empty()
             && let Ok(mut old) = recycled.try_recv()
@@ -429,31 +466,36 @@ fn capture_loop(
                 empties.push(old);
             }
         }
-        match spare.pop() {
-            Some(mut f) if f.data.capacity() <= RECYCLE_MAX_BYTES => {
-                f.ts = ts;
-                f.orig_len = orig_len;
-                f.dlt = dlt;
-                f.data.clear();
-                f.data.extend_from_slice(data);
-                f
-            }
-            _ => {
-                // At least FRAME_CAPACITY, so a recycled buffer seldom has
-                // to grow for the next, larger frame (a realloc per frame
-                // kept glibc's thread arenas growing and shrinking: thousands
-                // of `mprotect` calls per run).
-                let mut buf = Vec::with_capacity(data.len().max(FRAME_CAPACITY));
+        let mut f = match spare.pop() {
+            Some(f) => f,
+            None => Frame {
+                ts,
+                orig_len,
+                dlt,
+                data: FrameBytes::Owned(Vec::new()),
+                pre: None,
+            },
+        };
+        f.ts = ts;
+        f.orig_len = orig_len;
+        f.dlt = dlt;
+        match data {
+            Bytes::Shared(s) => f.data = FrameBytes::Shared(s),
+            Bytes::Copy(data) => {
+                let mut buf = match std::mem::replace(&mut f.data, FrameBytes::Owned(Vec::new())) {
+                    FrameBytes::Owned(v) if v.capacity() <= RECYCLE_MAX_BYTES => v,
+                    // At least FRAME_CAPACITY, so a recycled buffer seldom
+                    // has to grow for the next, larger frame (a realloc per
+                    // frame kept glibc's thread arenas growing and
+                    // shrinking: thousands of `mprotect` calls per run).
+                    _ => Vec::with_capacity(data.len().max(FRAME_CAPACITY)),
+                };
+                buf.clear();
                 buf.extend_from_slice(data);
-                Frame {
-                    ts,
-                    orig_len,
-                    dlt,
-                    data: buf,
-                    pre: None,
-                }
+                f.data = FrameBytes::Owned(buf);
             }
         }
+        f
     };
     let mut batch_started = Instant::now();
     let started = Instant::now();
@@ -508,8 +550,8 @@ fn capture_loop(
             break;
         }
         let next = match &mut source {
-            Source::File(f) => match (bar.as_mut().map(|b| b.tick(f)), f.next_frame()).1 {
-                Ok(Some(fr)) => {
+            Source::File(f) => match (bar.as_mut().map(|b| b.tick(f)), f.next_frame_shared()).1 {
+                Ok(Some((fr, shared))) => {
                     p.captured += 1;
                     if p.last_ts.is_none_or(|l| fr.ts > l) {
                         p.last_ts = Some(fr.ts);
@@ -521,7 +563,7 @@ fn capture_loop(
                             fr.ts,
                             fr.orig_len,
                             fr.dlt,
-                            fr.data,
+                            Bytes::Shared(shared),
                         ))
                     } else {
                         p.filtered += 1;
@@ -558,7 +600,7 @@ fn capture_loop(
                                 fr.ts,
                                 fr.orig_len,
                                 dlt,
-                                fr.data,
+                                Bytes::Copy(fr.data),
                             ))
                         } else {
                             p.filtered += 1;
@@ -597,6 +639,14 @@ fn capture_loop(
         progress: p,
     });
     (p, error)
+}
+
+/// A frame's bytes as the capture thread gets them.
+enum Bytes<'a> {
+    /// Borrowed from libpcap until its next read: copied.
+    Copy(&'a [u8]),
+    /// Shared with the file reader: taken as they are.
+    Shared(SharedBytes),
 }
 
 /// Whether a frame of link type `dlt` passes the run's filter (all do
