@@ -192,14 +192,10 @@ impl FileSource {
     /// frames returned before it were complete.
     pub fn next_frame(&mut self) -> Result<Option<FileFrame<'_>>, CaptureError> {
         let frames = self.reader.frames();
-        match self.reader.next_frame() {
-            Ok(f) => Ok(f),
-            Err(e) => Err(CaptureError::Read {
-                path: self.path.clone(),
-                frames,
-                msg: e.to_string(),
-            }),
-        }
+        let path = &self.path;
+        self.reader
+            .next_frame()
+            .map_err(|e| read_error(path, frames, e))
     }
 
     /// [`FileSource::next_frame`] with the bytes also shared, valid after the
@@ -209,14 +205,19 @@ impl FileSource {
         &mut self,
     ) -> Result<Option<(FileFrame<'_>, file::SharedBytes)>, CaptureError> {
         let frames = self.reader.frames();
-        match self.reader.next_frame_shared() {
-            Ok(f) => Ok(f),
-            Err(e) => Err(CaptureError::Read {
-                path: self.path.clone(),
-                frames,
-                msg: e.to_string(),
-            }),
-        }
+        let path = &self.path;
+        self.reader
+            .next_frame_shared()
+            .map_err(|e| read_error(path, frames, e))
+    }
+}
+
+/// A reader's error, naming the file and the frames read before it.
+fn read_error(path: &str, frames: u64, e: FileError) -> CaptureError {
+    CaptureError::Read {
+        path: path.to_string(),
+        frames,
+        msg: e.to_string(),
     }
 }
 
