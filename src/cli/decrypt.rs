@@ -51,7 +51,7 @@ pub struct DecryptArgs {
     /// Print the summary as JSON on stdout.
     #[arg(long)]
     pub json: bool,
-    /// Decrypt worker threads, 1..=256 (default: the number of cores).
+    /// Decrypt worker threads, 1..=256 (default: one per core but one, at least 1).
     #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new()
         .range(super::bounds::WORKERS))]
     pub workers: Option<usize>,

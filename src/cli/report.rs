@@ -39,7 +39,7 @@ pub struct ReportArgs {
     /// html (default) or json.
     #[arg(long, value_enum, default_value_t = ReportFormat::Html)]
     pub format: ReportFormat,
-    /// Decrypt worker threads, 1..=256 (default: the number of cores).
+    /// Decrypt worker threads, 1..=256 (default: one per core but one, at least 1).
     #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new()
         .range(super::bounds::WORKERS))]
     pub workers: Option<usize>,

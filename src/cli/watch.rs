@@ -60,7 +60,7 @@ pub struct WatchArgs {
     /// Stop after this many seconds (0..=31536000, decimals allowed; 0: no limit).
     #[arg(long, value_name = "SECONDS", value_parser = super::bounds::parse_duration)]
     pub duration: Option<f64>,
-    /// Decrypt worker threads, 1..=256 (default: the number of cores).
+    /// Decrypt worker threads, 1..=256 (default: one per core but one, at least 1).
     #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new()
         .range(super::bounds::WORKERS))]
     pub workers: Option<usize>,
