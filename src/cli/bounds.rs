@@ -45,7 +45,17 @@ pub const BENCH_SIZE_MAX: u64 = 1 << 40;
 /// took 12 % less time with 1 worker than with 2, and `watch -r` 17 % less
 /// (docs/performance.md, issue 18's third session).
 pub fn default_workers() -> usize {
-    workers_for_cores(std::thread::available_parallelism().map_or(1, |n| n.get()))
+    workers_for_cores(available_cores())
+}
+
+/// The number of cores, within [`WORKERS`] (the default of `bench --threads`,
+/// which measures every count up to it).
+pub fn cores() -> usize {
+    available_cores().clamp(*WORKERS.start() as usize, *WORKERS.end() as usize)
+}
+
+fn available_cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 fn workers_for_cores(cores: usize) -> usize {

@@ -81,10 +81,7 @@ pub fn run(a: BenchArgs) -> Result<(), CliError> {
         );
         return Ok(());
     }
-    let threads = a
-        .threads
-        .unwrap_or_else(super::watch::default_workers)
-        .max(1);
+    let threads = a.threads.unwrap_or_else(super::bounds::cores).max(1);
     let min = Duration::from_secs_f64(a.seconds.unwrap_or(if a.quick { 0.02 } else { 1.0 }));
     let mem: u64 = if a.quick { 1 << 20 } else { 32 << 20 };
     let mut report = Report {
