@@ -94,6 +94,8 @@ pub struct Engine {
     out: Vec<u8>,
     /// Unpadded copy of a frame that had radiotap data padding.
     unpadded: Vec<u8>,
+    /// Which MSDUs are the AP's relayed copies ([`Msdu::relayed`]).
+    relay: relay::RelayFilter,
     /// A worker's decryption of the current frame, if any ([`Engine::process_pre`]).
     pre: Option<PreDecrypted>,
     /// The current frame's candidate keys (kept for its allocation).
@@ -156,6 +158,7 @@ impl Engine {
             plain: Vec::with_capacity(4096),
             out: Vec::with_capacity(4096),
             unpadded: Vec::new(),
+            relay: relay::RelayFilter::default(),
             pre: None,
             cands: Vec::new(),
             batch_keys: WorkerKeys::default(),
@@ -741,7 +744,7 @@ impl Engine {
             {
                 eng.on_eapol(ts, ta, ra, snap.payload, sink);
             }
-            sink.msdu(&Msdu {
+            let mut m = Msdu {
                 ts,
                 da,
                 sa,
@@ -749,10 +752,15 @@ impl Engine {
                 llc: llc_body,
                 decrypted,
                 retransmit,
+                relayed: false,
                 tid,
                 to_ds,
                 from_ds,
-            });
+            };
+            // Every MSDU but a retransmission goes through the filter,
+            // plaintext ones too (EAPOL tells it which addresses are stations).
+            m.relayed = !retransmit && eng.relay.is_relay(&m);
+            sink.msdu(&m);
         };
         if d.amsdu() {
             for sf in AmsduIter::new(body) {

@@ -166,6 +166,7 @@ mod tests {
             llc: body,
             decrypted: true,
             retransmit: false,
+            relayed: false,
             tid: 0,
             to_ds,
             from_ds: !to_ds,

@@ -14,7 +14,14 @@ pub struct Msdu<'a> {
     /// LLC/SNAP header onward.
     pub llc: &'a [u8],
     pub decrypted: bool,
+    /// A MAC retransmission: it repeats an MSDU already handed on
+    /// (802.11-2020 10.3.2.14).
     pub retransmit: bool,
+    /// The AP's relay of an MSDU a station of the BSS sent it moments ago
+    /// ([`super::relay::RelayFilter`]): the same packet again, under the
+    /// receiving station's key. Decided once, by the engine, for every MSDU
+    /// that is not a retransmission, so every consumer agrees on it.
+    pub relayed: bool,
     pub tid: u8,
     /// 802.11 direction bits of the frame that carried it: a ToDS MSDU for
     /// another station of the BSS comes again FromDS when the AP relays it.

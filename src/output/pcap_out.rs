@@ -17,7 +17,6 @@ use std::path::Path;
 use super::dest::{self, OutFile, Role, Target};
 
 use crate::engine::Msdu;
-use crate::engine::relay::RelayFilter;
 use crate::wire::Ts;
 use crate::wire::llc;
 
@@ -211,14 +210,15 @@ impl PcapWriter {
 /// Which MSDUs a decrypted Ethernet pcap holds: each MSDU the network
 /// delivered, once. Not written: MAC retransmissions (802.11-2020 10.3.2.14:
 /// the receiver discards them as duplicates) and the AP's relayed copy of a
-/// frame between two stations of one BSS ([`RelayFilter`]), which decrypts
+/// frame between two stations of one BSS ([`crate::engine::relay::RelayFilter`]), which decrypts
 /// to the same Ethernet frame. `decrypt -o` and `watch -w` both go through
 /// it, so they write the same frames, and `watch -r` on their output reports
 /// what it reports on the encrypted capture. (`--keep-80211` keeps every
 /// MPDU: there the copies are distinct 802.11 frames.)
+/// The engine marks both ([`Msdu::retransmit`], [`Msdu::relayed`]); this
+/// counts what it leaves out.
 #[derive(Default)]
 pub struct EthernetDedup {
-    relay: RelayFilter,
     /// MAC retransmissions not written.
     pub retransmits: u64,
     /// Relayed copies not written.
@@ -226,19 +226,17 @@ pub struct EthernetDedup {
 }
 
 impl EthernetDedup {
-    /// True when `m` is to be written. Every MSDU the engine hands on goes
-    /// through here, `wanted` or not (plaintext EAPOL tells which addresses
-    /// are stations); only the wanted ones are counted.
+    /// True when `m` is `wanted` and to be written; only the wanted ones
+    /// are counted.
     pub fn keep(&mut self, m: &Msdu<'_>, wanted: bool) -> bool {
-        if m.retransmit {
-            self.retransmits += u64::from(wanted);
-            return false;
-        }
-        let relay = self.relay.is_relay(m);
         if !wanted {
             return false;
         }
-        if relay {
+        if m.retransmit {
+            self.retransmits += 1;
+            return false;
+        }
+        if m.relayed {
             self.relayed += 1;
             return false;
         }

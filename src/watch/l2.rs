@@ -3,7 +3,6 @@
 //! layers ([`super::udp`], [`super::tcp`]).
 
 use super::{Analyzer, EXPIRE_EVERY, Macs};
-pub use crate::engine::relay::RelayFilter;
 use crate::engine::{Mpdu, Msdu, Sink};
 use crate::flows::ip::{self, L4, is_local};
 use crate::report::counters::Count;
@@ -30,7 +29,7 @@ impl Sink for MsduSink<'_> {
             return; // a MAC retransmission repeats an MSDU already handed on
         }
         self.an.stats.inc(Count::Msdus);
-        if self.an.relay.is_relay(m) {
+        if m.relayed {
             self.an.stats.inc(Count::RelayedDuplicates);
             return;
         }

@@ -42,7 +42,6 @@ use crate::report::inventory::Inventory;
 use crate::wire::link::LinkKind;
 use crate::wire::{MacAddr, Ts};
 use crate::wpa::handshake::NetworkSecret;
-use l2::RelayFilter;
 
 /// Flows tracked at once (the flow table's cap, [`crate::flows::table::MAX_FLOWS`]).
 pub use crate::flows::table::MAX_FLOWS;
@@ -119,7 +118,6 @@ pub struct Analyzer {
     shared: Shared,
     events: Vec<Event>,
     last_expire: Duration,
-    relay: RelayFilter,
 }
 
 /// The whole watch pipeline after capture.
@@ -144,7 +142,6 @@ impl Watcher {
                 shared: Shared::new(opts),
                 events: Vec::new(),
                 last_expire: Duration::ZERO,
-                relay: RelayFilter::default(),
             },
             last_health: 0,
             last_ts: None,
