@@ -742,6 +742,23 @@ struct Opts {
     will_qos: u8,
 }
 
+impl Opts {
+    /// The user name with its password (empty when none is set), when a
+    /// user name is set (both protocol versions send them the same way).
+    fn credentials(&self) -> Option<(String, String)> {
+        let p = self.password.as_ref().map(|p| p.to_string());
+        Some((self.username.clone()?, p.unwrap_or_default()))
+    }
+
+    /// TLS with the configured roots, when `mqtts://`.
+    fn transport(&self) -> Option<rumqttc::Transport> {
+        let tls = self.tls.clone()?;
+        Some(rumqttc::Transport::tls_with_config(
+            rumqttc::TlsConfiguration::Rustls(tls),
+        ))
+    }
+}
+
 #[derive(Clone, Copy)]
 struct Timing {
     min: Duration,
@@ -808,6 +825,7 @@ impl Proto for V4 {
     type Req = rumqttc::Request;
 
     fn build(o: Opts) -> (Self::Client, Self::Loop) {
+        let (creds, transport) = (o.credentials(), o.transport());
         let mut m = rumqttc::MqttOptions::new(o.client_id, o.host, o.port);
         m.set_keep_alive(o.keep_alive.max(Duration::from_secs(5)));
         m.set_clean_session(true);
@@ -818,18 +836,11 @@ impl Proto for V4 {
             qos4(o.will_qos),
             true,
         ));
-        if let Some(u) = o.username {
-            let p = o
-                .password
-                .as_ref()
-                .map(|p| p.to_string())
-                .unwrap_or_default();
+        if let Some((u, p)) = creds {
             m.set_credentials(u, p);
         }
-        if let Some(tls) = o.tls {
-            m.set_transport(rumqttc::Transport::tls_with_config(
-                rumqttc::TlsConfiguration::Rustls(tls),
-            ));
+        if let Some(t) = transport {
+            m.set_transport(t);
         }
         let (c, mut l) = rumqttc::AsyncClient::new(m, CLIENT_CHANNEL);
         l.network_options.set_connection_timeout(5);
@@ -906,6 +917,7 @@ impl Proto for V5 {
 
     fn build(o: Opts) -> (Self::Client, Self::Loop) {
         use rumqttc::v5::mqttbytes::v5::LastWill;
+        let (creds, transport) = (o.credentials(), o.transport());
         let mut m = rumqttc::v5::MqttOptions::new(o.client_id, o.host, o.port);
         m.set_keep_alive(o.keep_alive.max(Duration::from_secs(5)));
         m.set_clean_start(true);
@@ -918,18 +930,11 @@ impl Proto for V5 {
             true,
             None,
         ));
-        if let Some(u) = o.username {
-            let p = o
-                .password
-                .as_ref()
-                .map(|p| p.to_string())
-                .unwrap_or_default();
+        if let Some((u, p)) = creds {
             m.set_credentials(u, p);
         }
-        if let Some(tls) = o.tls {
-            m.set_transport(rumqttc::Transport::tls_with_config(
-                rumqttc::TlsConfiguration::Rustls(tls),
-            ));
+        if let Some(t) = transport {
+            m.set_transport(t);
         }
         rumqttc::v5::AsyncClient::new(m, CLIENT_CHANNEL)
     }
