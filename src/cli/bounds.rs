@@ -39,13 +39,25 @@ pub const BENCH_SECONDS: RangeInclusive<f64> = 0.001..=3600.0;
 /// `bench --size`, bytes.
 pub const BENCH_SIZE_MAX: u64 = 1 << 40;
 
-/// One worker per core but one, at least one, within [`WORKERS`] (the
-/// default of `--workers`). The capture thread and the ordered stage need a
-/// core between them: on 2 cores `decrypt` of the 300 MB benchmark capture
-/// took 12 % less time with 1 worker than with 2, and `watch -r` 17 % less
-/// (docs/performance.md, issue 18's third session).
-pub fn default_workers() -> usize {
-    workers_for_cores(available_cores())
+/// The default of `--workers`, within [`WORKERS`].
+///
+/// - A file (`decrypt`, `watch -r`, `report`): one worker per core but one,
+///   at least one. The capture thread and the ordered stage need a core
+///   between them: on 2 cores, over three sets of alternating runs on the
+///   300 MB benchmark capture, 1 worker was 2–12 % faster than 2 for
+///   `decrypt` and up to 17 % for `watch -r`, with 4–11 % less CPU.
+/// - A live source: one worker per core. A slow file only takes longer; a
+///   live source whose queues fill sheds frames, and each worker brings its
+///   own queues: in 10 s soaks at ≈ 290 k frames/s through a radiotap TUN
+///   device on 2 cores, 1 worker shed 13–47 k frames per run, 2 workers 0–1 k.
+///
+/// (docs/performance.md, issue 18's third session.)
+pub fn default_workers(live: bool) -> usize {
+    if live {
+        cores()
+    } else {
+        workers_for_cores(available_cores())
+    }
 }
 
 /// The number of cores, within [`WORKERS`] (the default of `bench --threads`,
@@ -177,7 +189,8 @@ mod tests {
         assert!(in_range(257u64, &WORKERS).is_err());
         assert!(in_range(256u64, &WORKERS).is_ok());
         assert!(in_range(2048i64, &BUFFER_MB).is_err());
-        assert!((1..=256).contains(&default_workers()));
+        assert!((1..=256).contains(&default_workers(false)));
+        assert_eq!(default_workers(true), cores());
         let w: Vec<usize> = [0, 1, 2, 4, 1000].map(workers_for_cores).into();
         assert_eq!(w, [1, 1, 1, 3, 256]);
     }

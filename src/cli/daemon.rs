@@ -117,7 +117,7 @@ pub fn run(a: DaemonArgs) -> Result<(), CliError> {
         workers: capture
             .as_ref()
             .and_then(|c| c.workers)
-            .unwrap_or_else(default_workers),
+            .unwrap_or_else(|| default_workers(true)),
         limits: Limits::default(),
         stdout_json: if out.json {
             Some(true)

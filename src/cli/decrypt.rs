@@ -312,7 +312,9 @@ pub fn run(a: DecryptArgs) -> Result<(), CliError> {
         forwarded: 0,
         stop: stop.clone(),
     };
-    let workers = a.workers.unwrap_or_else(super::bounds::default_workers);
+    let workers = a
+        .workers
+        .unwrap_or_else(|| super::bounds::default_workers(false));
     let outcome = pipeline::run(
         Source::File(src),
         workers,

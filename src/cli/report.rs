@@ -73,7 +73,7 @@ pub fn run(a: ReportArgs) -> Result<(), CliError> {
             filter: None,
         },
         networks: secrets::gather(&a.keys)?,
-        workers: a.workers.unwrap_or_else(default_workers),
+        workers: a.workers.unwrap_or_else(|| default_workers(false)),
         limits: Limits::default(),
         stdout_json: None,
         style: Style {

@@ -60,7 +60,7 @@ pub struct WatchArgs {
     /// Stop after this many seconds (0..=31536000, decimals allowed; 0: no limit).
     #[arg(long, value_name = "SECONDS", value_parser = super::bounds::parse_duration)]
     pub duration: Option<f64>,
-    /// Decrypt worker threads, 1..=256 (default: one per core but one, at least 1).
+    /// Decrypt worker threads, 1..=256 (default: one per core with -i; with -r one per core but one, at least 1).
     #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new()
         .range(super::bounds::WORKERS))]
     pub workers: Option<usize>,
@@ -244,7 +244,9 @@ pub fn run(a: WatchArgs) -> Result<(), CliError> {
     let mut cfg = RunConfig {
         source,
         networks: secrets::gather(&a.keys)?,
-        workers: a.workers.unwrap_or_else(default_workers),
+        workers: a
+            .workers
+            .unwrap_or_else(|| default_workers(a.interface.is_some() && a.read.is_none())),
         limits: Limits {
             count: a.count,
             duration: a.duration.filter(|d| *d > 0.0).map(Duration::from_secs_f64),
@@ -343,8 +345,8 @@ fn config_sinks(
     Ok(sinks)
 }
 
-pub fn default_workers() -> usize {
-    super::bounds::default_workers()
+pub fn default_workers(live: bool) -> usize {
+    super::bounds::default_workers(live)
 }
 
 /// The ordered stage of a watch run: the watcher plus the sinks.
