@@ -49,7 +49,7 @@ pub const BENCH_SIZE_MAX: u64 = 1 << 40;
 /// - A live source: one worker per core. A slow file only takes longer; a
 ///   live source whose queues fill sheds frames, and each worker brings its
 ///   own queues: in 10 s soaks at ≈ 290 k frames/s through a radiotap TUN
-///   device on 2 cores, 1 worker shed 13–47 k frames per run, 2 workers 0–1 k.
+///   device on 2 cores, 1 worker shed 8–47 k frames per run, 2 workers 0–1 k.
 ///
 /// (docs/performance.md, issue 18's third session.)
 pub fn default_workers(live: bool) -> usize {
