@@ -134,7 +134,8 @@ pub struct CaptureSection {
     pub monitor: bool,
     /// BPF filter.
     pub filter: Option<String>,
-    /// Decrypt workers, 1..=256 (default: one per core for a live source; for a file one per core but one, at least 1).
+    /// Decrypt workers, 1..=256 (default: one per core for a live source;
+    /// for a file, one per core but one, at least 1).
     pub workers: Option<usize>,
     /// libpcap kernel buffer, MiB, 1..=2047 (default 32).
     pub buffer_mb: Option<i32>,

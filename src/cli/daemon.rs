@@ -39,8 +39,9 @@ use std::time::Duration;
 
 use clap::Args;
 
+use super::bounds::default_workers;
 use super::config::ConfigFile;
-use super::watch::{RunConfig, SourceSpec, check_outputs, default_workers, run_config};
+use super::watch::{RunConfig, SourceSpec, check_outputs, run_config};
 use super::{CliError, KeyArgs, secrets};
 use crate::capture::live::LiveOptions;
 use crate::output::live::Style;

@@ -11,7 +11,8 @@ use std::sync::{Arc, Mutex};
 
 use clap::{Args, ValueEnum};
 
-use super::watch::{RunConfig, SourceSpec, default_workers, run_config};
+use super::bounds::default_workers;
+use super::watch::{RunConfig, SourceSpec, run_config};
 use super::{CliError, KeyArgs, secrets};
 use crate::output::dest::{self, InputSpec, OutFile, OutputSpec, Role};
 use crate::output::live::Style;

@@ -241,12 +241,13 @@ pub fn run(a: WatchArgs) -> Result<(), CliError> {
             .map_or(r.clone(), |n| n.to_string_lossy().into_owned()),
         (None, i) => i.clone().unwrap_or_default(),
     };
+    let live = matches!(source, SourceSpec::Live(_));
     let mut cfg = RunConfig {
         source,
         networks: secrets::gather(&a.keys)?,
         workers: a
             .workers
-            .unwrap_or_else(|| default_workers(a.interface.is_some() && a.read.is_none())),
+            .unwrap_or_else(|| super::bounds::default_workers(live)),
         limits: Limits {
             count: a.count,
             duration: a.duration.filter(|d| *d > 0.0).map(Duration::from_secs_f64),
@@ -343,10 +344,6 @@ fn config_sinks(
     let mut sinks = super::outputs::start(out.mqtt.as_ref(), out.metrics.as_ref(), path)?;
     sinks.extend(super::outputs::history(out.history.as_deref(), inputs)?);
     Ok(sinks)
-}
-
-pub fn default_workers(live: bool) -> usize {
-    super::bounds::default_workers(live)
 }
 
 /// The ordered stage of a watch run: the watcher plus the sinks.

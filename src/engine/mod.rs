@@ -31,6 +31,10 @@
 //! - **Bounds.** Replay windows live as long as their key; the fragment cache
 //!   holds at most [`MAX_FRAGMENT_CHAINS`] chains of [`MAX_MSDU_LEN`] bytes;
 //!   the warning queue [`security::MAX_QUEUED_WARNINGS`].
+//! - **Each MSDU marked once** for consumers that want it once:
+//!   [`Msdu::retransmit`] (a MAC retransmission) and [`Msdu::relayed`] (the
+//!   AP's relayed copy, [`relay`]), so the watcher and both decrypted-pcap
+//!   writers agree on which to hand on.
 //!
 //! Decryption itself ([`cipher::decrypt`] over [`crate::crypto`]) is a pure
 //! function of key + bytes; only the bookkeeping here is stateful.

@@ -2,7 +2,9 @@
 //! BSS crosses the air twice, ToDS to the AP and FromDS from it, each time
 //! under the receiving link's key (IEEE 802.11-2020 11.3: the AP's
 //! distribution system service). Both copies decrypt to the same MSDU; the
-//! watcher and the decrypted-pcap writers hand it on once.
+//! engine runs this filter once per MSDU and marks the copy
+//! ([`super::Msdu::relayed`]), so the watcher and the decrypted-pcap writers
+//! hand it on once.
 //!
 //! Bounded: at most [`RelayFilter::CAPACITY`] recent MSDUs, each forgotten
 //! after [`RelayFilter::WINDOW`]. `O(1)` per MSDU: an MSDU ToDS is
